@@ -1,0 +1,59 @@
+"""Embedders: ``hashing`` (no dependencies), ``openai`` (any OpenAI-compatible endpoint) and
+``local`` (sentence-transformers on worker threads).
+
+Providers that embed take the flat ``EmbedderOptions`` fields (so ``OPENMEM_EMBEDDER=openai``
+works from the environment) and call ``build_embedder()``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr
+
+from openmem.embedders.base import Embedder
+from openmem.embedders.hashing import HashingEmbedder
+from openmem.provider import ProviderOptions
+
+__all__ = ["Embedder", "EmbedderOptions", "HashingEmbedder", "build_embedder"]
+
+EmbedderName = Literal["hashing", "openai", "local"]
+
+
+class EmbedderOptions(ProviderOptions):
+    """Embedder settings shared by every provider that computes its own vectors."""
+
+    embedder: EmbedderName = "hashing"
+    embedder_model: str | None = None
+    """Model name: e.g. ``text-embedding-3-small`` (openai) or a local model directory."""
+    embedder_dim: int | None = None
+    """Vector size; required for ``openai`` models whose size is not known, else inferred."""
+    embedder_url: str | None = None
+    """Base URL of an OpenAI-compatible endpoint (``https://api.openai.com/v1`` by default)."""
+    embedder_api_key: SecretStr | None = None
+    embedder_batch_size: int = 64
+    embedder_workers: int = 1
+    """Worker threads for the ``local`` embedder."""
+
+    def build_embedder(self) -> Embedder:
+        """The embedder these options describe (no I/O until the first ``embed``)."""
+        return build_embedder(self)
+
+
+def build_embedder(options: EmbedderOptions) -> Embedder:
+    """Construct the configured embedder."""
+    if options.embedder == "hashing":
+        return HashingEmbedder(options.embedder_dim or 256)
+    if options.embedder == "openai":
+        from openmem.embedders.openai import OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            model=options.embedder_model or "text-embedding-3-small",
+            dim=options.embedder_dim,
+            base_url=options.embedder_url,
+            api_key=options.embedder_api_key,
+            batch_size=options.embedder_batch_size,
+        )
+    from openmem.embedders.local import LocalEmbedder
+
+    return LocalEmbedder(model=options.embedder_model, workers=options.embedder_workers)

@@ -1,0 +1,500 @@
+"""The wire models: what crosses the OMP boundary, validated at the edge.
+
+Records and results (``MemoryRecord``, ``SearchHit``, ``MemoryPage``, ``ContextBlock``,
+``AuditEntry``, ``Capabilities``) are frozen and accept unknown fields, so ``x-<provider>``
+extensions and fields of newer protocol versions round-trip. Requests (``MemoryInput``,
+``MemoryPatch`` and the query models) are frozen too but accept only ``x-`` extensions:
+anything else is a typo, and a typo is an ``InvalidRequestError`` naming the field.
+
+Field names and shapes follow OMP 0.1; ``agent_id``, ``session_id`` and ``metadata`` are
+openmem additions (see ``spec/omp.md``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from ulid import ULID
+
+from openmem.errors import InvalidRequestError
+from openmem.scopes import validate_scope, validate_scope_filter
+
+__all__ = [
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "OMP_VERSION",
+    "VERBS",
+    "AuditAction",
+    "AuditEntry",
+    "AuditQuery",
+    "Capabilities",
+    "CapabilityFeatures",
+    "CapabilityLimits",
+    "Citation",
+    "ContextBlock",
+    "ContextQuery",
+    "ListQuery",
+    "MemoryInput",
+    "MemoryPage",
+    "MemoryPatch",
+    "MemoryRecord",
+    "MemorySource",
+    "MemoryStatus",
+    "SearchHit",
+    "SearchMode",
+    "SearchQuery",
+    "Verb",
+    "check_content_length",
+    "invalid_request_from",
+    "new_memory_id",
+]
+
+OMP_VERSION = "0.1"
+DEFAULT_MAX_CONTENT_LENGTH = 100_000
+"""Characters of content accepted by default; providers may declare less."""
+
+Verb = Literal["add", "search", "get", "update", "delete", "list", "context", "audit"]
+VERBS: tuple[Verb, ...] = ("add", "search", "get", "update", "delete", "list", "context", "audit")
+AuditAction = Literal["add", "search", "get", "update", "delete", "list", "context", "forget_user"]
+SearchMode = Literal["semantic", "keyword", "hybrid"]
+MemoryStatus = Literal["queued", "indexing", "done", "failed"]
+JSONScalar = str | int | float | bool | None
+
+MAX_ID_LENGTH = 256
+MAX_TAGS = 64
+MAX_TAG_LENGTH = 128
+MAX_QUERY_LENGTH = 8_000
+MAX_CURSOR_LENGTH = 512
+
+
+def new_memory_id() -> str:
+    """A new memory id: ``mem_`` and a ULID, so ids sort by creation time."""
+    return f"mem_{ULID()}"
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    return value
+
+
+def _identifier(value: str) -> str:
+    _no_nul(value)
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"must be at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _tag(value: str) -> str:
+    _no_nul(value)
+    if not value.strip():
+        raise ValueError("tags must not be empty strings")
+    if len(value) > MAX_TAG_LENGTH:
+        raise ValueError(f"tags must be at most {MAX_TAG_LENGTH} characters")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    # Naive datetimes are taken as UTC rather than refused: that is what every caller means.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _content(value: str) -> str:
+    _no_nul(value)
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _scope(value: str) -> str:
+    validate_scope(value)
+    return value
+
+
+def _scope_filter(value: str) -> str:
+    validate_scope_filter(value)
+    return value
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    _check_json(value, "metadata")
+    return value
+
+
+def _check_json(value: Any, where: str, depth: int = 0) -> None:
+    if depth > 16:
+        raise ValueError(f"{where} nests too deeply")
+    if isinstance(value, str):
+        _no_nul(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} must not hold NaN or infinity")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or "\x00" in key:
+                raise ValueError(f"{where} keys must be non-empty strings without NUL")
+            _check_json(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_json(item, where, depth + 1)
+    elif value is not None and not isinstance(value, bool | int | float):
+        raise ValueError(f"{where} must be JSON (got {type(value).__name__})")
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+Content = Annotated[str, AfterValidator(_content)]
+Tag = Annotated[str, AfterValidator(_tag)]
+Scope = Annotated[str, AfterValidator(_scope)]
+ScopeFilter = Annotated[str, AfterValidator(_scope_filter)]
+UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
+Confidence = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
+
+
+class _Record(BaseModel):
+    """Base of what providers return: frozen, unknown fields kept."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The ``x-<provider>`` extension fields carried by this object."""
+        return {k: v for k, v in (self.model_extra or {}).items() if k.startswith("x-")}
+
+
+class _Request(BaseModel):
+    """Base of what callers send: frozen, only ``x-`` extensions besides the fields."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=False)
+
+    @model_validator(mode="after")
+    def _only_x_extensions(self) -> Self:
+        for key, value in (self.model_extra or {}).items():
+            if not key.startswith("x-") or len(key) < 3:
+                raise ValueError(f"unknown field {key!r}; extensions must be named 'x-<provider>'")
+            _check_json(value, key)
+        return self
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The ``x-<provider>`` extension fields carried by this request."""
+        return dict(self.model_extra or {})
+
+
+class MemorySource(BaseModel):
+    """Where a memory came from: the app, how it was obtained, and an opaque back-pointer."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    app: Annotated[str, AfterValidator(_no_nul)] | None = None
+    type: Literal["extracted", "explicit", "imported"] | None = None
+    ref: Annotated[str, AfterValidator(_no_nul)] | None = None
+
+
+class MemoryRecord(_Record):
+    """One stored memory, as every provider returns it.
+
+    >>> record.content, record.scope, record.extensions
+    ('prefers dark mode', 'ui/preferences', {'x-mem0': {...}})
+    """
+
+    id: str
+    content: str
+    user_id: str
+    created_at: UTCDateTime
+    updated_at: UTCDateTime | None = None
+    scope: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    source: MemorySource | None = None
+    confidence: float | None = None
+    valid_from: UTCDateTime | None = None
+    valid_to: UTCDateTime | None = None
+    supersedes: list[str] = Field(default_factory=list)
+    embedding_model: str | None = None
+    status: MemoryStatus | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def is_active(self, at: datetime) -> bool:
+        """Whether the memory is inside its validity window at ``at``."""
+        if self.valid_from is not None and self.valid_from > at:
+            return False
+        return not (self.valid_to is not None and self.valid_to <= at)
+
+
+class SearchHit(_Record):
+    """A memory and how well it matches the query: ``score`` in [0, 1], higher is better."""
+
+    memory: MemoryRecord
+    score: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class MemoryPage(_Record):
+    """One page of ``list``: ``next_cursor`` is None on the last page, never an empty page."""
+
+    items: list[MemoryRecord]
+    next_cursor: str | None = None
+
+
+class Citation(_Record):
+    """A memory quoted in a context block."""
+
+    memory_id: str
+    score: float
+
+
+class ContextBlock(_Record):
+    """Prompt-ready text with inline ``[mem_...]`` citations; ``token_count <= token_budget``."""
+
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    token_count: int = 0
+
+
+class AuditEntry(_Record):
+    """One line of the append-only audit log: who did what to which memory, and when."""
+
+    id: str
+    timestamp: UTCDateTime
+    user_id: str
+    action: AuditAction
+    memory_id: str | None = None
+    scope: str | None = None
+    app: str | None = None
+    request_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CapabilityFeatures(_Record):
+    """What a provider can do beyond the REQUIRED verbs. Every ``True`` is proven by a check."""
+
+    vector_search: bool = False
+    keyword_search: bool = False
+    hybrid_search: bool = False
+    graph_queries: bool = False
+    temporal: bool = False
+    scopes: Literal["native", "tags", "none"] = "native"
+    max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    supports_e2e: bool = False
+    supports_audit: bool = False
+    supports_supersession: bool = False
+    metadata_filters: bool = False
+    idempotency: bool = False
+    batch_add: bool = False
+    forget_user: bool = False
+    async_ingestion: bool = False
+    cancellation: Literal["native", "thread", "none"] = "native"
+    """``native``: the backend call itself is cancelled. ``thread``: the caller is released at
+    once and the worker thread runs on, its result dropped. ``none``: not cancellable."""
+
+
+class CapabilityLimits(_Record):
+    """Hard limits the provider enforces."""
+
+    max_search_results: int = 100
+    max_list_limit: int = 500
+    max_batch_size: int = 100
+    max_token_budget: int = 100_000
+    rate_limit_per_minute: int | None = None
+
+
+class Capabilities(_Record):
+    """What a provider declares about itself; cached by ``AsyncMemory``."""
+
+    omp_version: str = OMP_VERSION
+    provider: str
+    verbs: list[Verb]
+    features: CapabilityFeatures = Field(default_factory=CapabilityFeatures)
+    limits: CapabilityLimits = Field(default_factory=CapabilityLimits)
+
+    def supports(self, verb: str) -> bool:
+        """Whether ``verb`` is declared."""
+        return verb in self.verbs
+
+
+class MemoryInput(_Request):
+    """What ``add`` stores. ``user_id`` is required; ``x-<provider>`` keys round-trip."""
+
+    content: Content
+    user_id: Identifier
+    scope: Scope | None = None
+    tags: Tags = Field(default_factory=list)
+    source: MemorySource | None = None
+    confidence: Confidence | None = None
+    valid_from: UTCDateTime | None = None
+    valid_to: UTCDateTime | None = None
+    supersedes: list[Identifier] = Field(default_factory=list, max_length=MAX_TAGS)
+    agent_id: Identifier | None = None
+    session_id: Identifier | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    idempotency_key: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _validity_window(self) -> Self:
+        _check_window(self.valid_from, self.valid_to)
+        return self
+
+
+class MemoryPatch(_Request):
+    """A JSON Merge Patch for ``update``: an omitted field is unchanged, ``None`` clears it.
+
+    ``metadata`` merges key by key (a ``None`` value removes that key); lists are replaced.
+    """
+
+    content: Content | None = None
+    scope: Scope | None = None
+    tags: Tags | None = None
+    source: MemorySource | None = None
+    confidence: Confidence | None = None
+    valid_from: UTCDateTime | None = None
+    valid_to: UTCDateTime | None = None
+    supersedes: list[Identifier] | None = Field(default=None, max_length=MAX_TAGS)
+    agent_id: Identifier | None = None
+    session_id: Identifier | None = None
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _content_not_cleared(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("content cannot be cleared")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _check_json(value, "metadata")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields this patch sets, explicit ``None`` included, extensions too."""
+        changed = {name: getattr(self, name) for name in self.model_fields_set}
+        changed.update(self.extensions)
+        return changed
+
+    def is_empty(self) -> bool:
+        """True when the patch changes nothing."""
+        return not self.changes()
+
+    def apply_to(self, record: MemoryRecord, *, now: datetime) -> MemoryRecord:
+        """The record after this patch, ``updated_at`` set to ``now``; validates the result."""
+        data = record.model_dump(mode="python")
+        for name, value in self.changes().items():
+            if name == "metadata":
+                data["metadata"] = _merge_metadata(record.metadata, value)
+            elif name in ("tags", "supersedes") and value is None:
+                data[name] = []
+            elif name == "source" and isinstance(value, MemorySource):
+                data[name] = value.model_dump(mode="python", exclude_none=True)
+            elif name.startswith("x-") and value is None:
+                data.pop(name, None)
+            else:
+                data[name] = value
+        _check_window(data.get("valid_from"), data.get("valid_to"))
+        data["updated_at"] = now
+        return MemoryRecord.model_validate(data)
+
+
+def _merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
+    if patch is None:
+        return {}
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_window(valid_from: datetime | None, valid_to: datetime | None) -> None:
+    if valid_from is not None and valid_to is not None and valid_to < valid_from:
+        raise InvalidRequestError("valid_to must not be before valid_from", field="valid_to")
+
+
+class ListQuery(_Request):
+    """Arguments of ``list``: newest first, keyset-paginated."""
+
+    scope: ScopeFilter | None = None
+    tags: Tags = Field(default_factory=list)
+    since: UTCDateTime | None = None
+    until: UTCDateTime | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    cursor: Annotated[str, Field(min_length=1, max_length=MAX_CURSOR_LENGTH)] | None = None
+
+
+class SearchQuery(_Request):
+    """Arguments of ``search``. ``mode=None`` lets the provider use its best declared mode.
+
+    ``filters`` match ``metadata`` keys by equality (every key must match). Expired,
+    not-yet-valid and superseded memories are left out unless ``include_inactive``.
+    """
+
+    query: Annotated[str, AfterValidator(_content), Field(max_length=MAX_QUERY_LENGTH)]
+    scope: ScopeFilter | None = None
+    tags: Tags = Field(default_factory=list)
+    filters: dict[str, JSONScalar] = Field(default_factory=dict)
+    mode: SearchMode | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    min_score: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    include_inactive: bool = False
+
+    @field_validator("filters")
+    @classmethod
+    def _filters_json(cls, value: dict[str, JSONScalar]) -> dict[str, JSONScalar]:
+        _check_json(value, "filters")
+        return value
+
+
+class ContextQuery(_Request):
+    """Arguments of ``context``: the best memories for ``query`` within ``token_budget``."""
+
+    query: Annotated[str, AfterValidator(_content), Field(max_length=MAX_QUERY_LENGTH)]
+    scope: ScopeFilter | None = None
+    tags: Tags = Field(default_factory=list)
+    token_budget: Annotated[int, Field(ge=0, le=100_000)] = 500
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+class AuditQuery(_Request):
+    """Arguments of ``audit``: newest entries first."""
+
+    app: Annotated[str, AfterValidator(_no_nul)] | None = None
+    action: AuditAction | None = None
+    since: UTCDateTime | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+def check_content_length(content: str, limit: int, *, field: str = "content") -> None:
+    """Raise ``InvalidRequestError`` when ``content`` is longer than ``limit`` characters."""
+    if len(content) > limit:
+        raise InvalidRequestError(
+            f"{field} is {len(content)} characters; the limit is {limit}", field=field
+        )
+
+
+def invalid_request_from(exc: ValidationError) -> InvalidRequestError:
+    """Turn a pydantic ``ValidationError`` into an ``InvalidRequestError`` naming the field."""
+    first = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in first.get("loc", ()) if part != "__root__"]
+    field = ".".join(loc) or None
+    message = str(first.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    where = f"{field}: " if field else ""
+    return InvalidRequestError(f"{where}{message}", field=field)

@@ -1,0 +1,181 @@
+"""The provider contract: the verb set every backend implements.
+
+A provider is constructed without I/O, opened once with ``open()`` on the event loop that
+will use it, and closed with ``close()``. ``AsyncMemory`` and the server sit in front of it:
+they validate arguments, bind the loop and gate undeclared verbs, so a provider receives
+only validated request models and a ``Caller``.
+
+What a provider MUST do:
+
+- Bound every query by ``caller.namespace`` and ``caller.user_id``. A memory of another
+  user or namespace does not exist for this caller: by-id verbs raise ``NotFoundError``
+  (never ``ScopeDeniedError``, which would leak existence).
+- Declare in ``capabilities()`` only what works: every declared verb and feature is proven
+  by the conformance suite (``openmem conformance``), and an undeclared one is refused by
+  ``AsyncMemory`` before any I/O.
+- Raise the typed errors of ``openmem.errors``, mapping its backend's exceptions at the
+  boundary (``raise ProviderError(...) from exc``); never let a driver exception escape.
+- Keep ``score`` in [0, 1], higher is better; honour ``limit`` and ``min_score``.
+- Paginate ``list`` newest first with an opaque keyset cursor; ``next_cursor`` is None on
+  the last page, and a page is never empty while more items exist.
+- Honour cancellation: a cancelled verb raises ``CancelledError`` promptly, leaves nothing
+  half-written, and leaves the provider usable. Declare how in
+  ``features.cancellation`` (``native`` or ``thread``).
+- Record an ``AuditEntry`` for every verb when ``features.supports_audit`` is declared,
+  atomically with the write it describes.
+
+What a provider MUST NOT do:
+
+- Trust ``user_id`` or ``namespace`` from anywhere but the ``Caller`` (not metadata, not
+  extensions).
+- Block the event loop with CPU work or synchronous I/O (see ``openmem.offload``).
+- Use the event loop's default executor.
+- Import ``openmem.server``.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from openmem.context import pack_context
+from openmem.errors import UnsupportedCapabilityError
+from openmem.models import (
+    AuditEntry,
+    AuditQuery,
+    Capabilities,
+    ContextBlock,
+    ContextQuery,
+    ListQuery,
+    MemoryInput,
+    MemoryPage,
+    MemoryPatch,
+    MemoryRecord,
+    SearchHit,
+    SearchQuery,
+)
+
+__all__ = ["Caller", "Provider", "ProviderOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the tenant namespace and user every query is bounded by.
+
+    ``namespace`` comes from configuration (SDK) or from the API key (server), never from
+    the request body. ``app`` and ``request_id`` are recorded in the audit log.
+    """
+
+    namespace: str
+    user_id: str
+    app: str | None = None
+    request_id: str | None = None
+
+
+class ProviderOptions(BaseModel):
+    """Base of a provider's options model: frozen, unknown options refused.
+
+    Subclass it with the provider's settings; secrets are ``SecretStr``. The configuration
+    layer fills it from keyword arguments, a file or ``OPENMEM_<OPTION>`` variables.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+OptionsT = TypeVar("OptionsT", bound=ProviderOptions)
+
+
+class Provider(abc.ABC, Generic[OptionsT]):
+    """The abstract verb set of a memory backend.
+
+    Subclasses set ``name`` and ``Options``, and register under the entry point group
+    ``openmem.providers``::
+
+        [project.entry-points."openmem.providers"]
+        mybackend = "openmem_mybackend:MyBackendProvider"
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+
+    def __init__(self, options: OptionsT | None = None, /, **kwargs: Any) -> None:
+        """Build the provider from ``options`` or keyword options; does no I/O."""
+        if options is None:
+            options = self.Options(**kwargs)  # type: ignore[assignment]
+        elif kwargs:
+            raise TypeError("pass either an options object or keyword options, not both")
+        self.options: OptionsT = options  # type: ignore[assignment]
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Acquire resources (pools, clients, schema) on the running loop."""
+
+    async def close(self) -> None:
+        """Release every resource; must be idempotent and bounded in time."""
+
+    async def health(self) -> None:
+        """Probe the backend cheaply; raise ``ProviderUnavailableError`` when it is down."""
+
+    # -- REQUIRED verbs ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def capabilities(self) -> Capabilities:
+        """What this provider declares; cheap, and stable for the life of the instance."""
+
+    @abc.abstractmethod
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        """Store one memory for ``caller.user_id`` and return it with its id.
+
+        With ``item.idempotency_key`` (when ``features.idempotency``), a second add with the
+        same key returns the first record instead of storing a duplicate.
+        """
+
+    @abc.abstractmethod
+    async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        """The memory ``memory_id`` of this caller, or ``NotFoundError``."""
+
+    @abc.abstractmethod
+    async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
+        """Apply a merge patch (see ``MemoryPatch``) and return the updated record."""
+
+    @abc.abstractmethod
+    async def delete(self, caller: Caller, memory_id: str) -> None:
+        """Delete the memory, or raise ``NotFoundError`` if this caller has none by that id."""
+
+    @abc.abstractmethod
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        """One page of the caller's memories, newest first (``created_at``, then ``id``)."""
+
+    @abc.abstractmethod
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        """The best matches for ``query.query``, best first, at most ``query.limit``."""
+
+    # -- OPTIONAL verbs (declare them in capabilities) ---------------------------------
+
+    async def context(self, caller: Caller, query: ContextQuery) -> ContextBlock:
+        """Prompt-ready text for ``query``: by default ``search`` packed by ``pack_context``."""
+        hits = await self.search(
+            caller,
+            SearchQuery(query=query.query, scope=query.scope, tags=query.tags, limit=query.limit),
+        )
+        return pack_context(hits, query.token_budget)
+
+    async def audit(self, caller: Caller, query: AuditQuery) -> builtins.list[AuditEntry]:
+        """The caller's audit entries, newest first (``features.supports_audit``)."""
+        raise UnsupportedCapabilityError("audit is not supported", provider=self.name)
+
+    async def add_many(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        """Store several memories; by default one ``add`` after another (``batch_add``)."""
+        return [await self.add(caller, item) for item in items]
+
+    async def forget_user(self, caller: Caller) -> int:
+        """Delete every memory of ``caller.user_id``; returns how many (``forget_user``)."""
+        raise UnsupportedCapabilityError("forget_user is not supported", provider=self.name)
