@@ -1,0 +1,1 @@
+"""Pytest fixtures for tests that need a real PostgreSQL with pgvector (being written)."""
