@@ -1,0 +1,63 @@
+"""The capability gate: refuse what a provider does not declare, before any I/O.
+
+``AsyncMemory`` and the server call the same functions, so an undeclared verb or feature is
+refused identically in process and over the wire.
+"""
+
+from __future__ import annotations
+
+from openmem.errors import InvalidRequestError, UnsupportedCapabilityError
+from openmem.models import Capabilities, MemoryInput, SearchQuery, check_content_length
+
+__all__ = ["require_add", "require_feature", "require_search", "require_verb"]
+
+
+def require_verb(capabilities: Capabilities, verb: str) -> None:
+    """Raise ``UnsupportedCapabilityError`` unless ``verb`` is declared."""
+    if verb not in capabilities.verbs:
+        raise UnsupportedCapabilityError(
+            f"provider {capabilities.provider!r} does not support {verb!r}",
+            provider=capabilities.provider,
+        )
+
+
+def require_feature(capabilities: Capabilities, feature: str, what: str) -> None:
+    """Raise ``UnsupportedCapabilityError`` unless ``features.<feature>`` is true."""
+    if getattr(capabilities.features, feature, False) is not True:
+        raise UnsupportedCapabilityError(
+            f"provider {capabilities.provider!r} does not support {what} "
+            f"(features.{feature} is not declared)",
+            provider=capabilities.provider,
+        )
+
+
+def require_add(
+    capabilities: Capabilities, item: MemoryInput, *, max_content_length: int | None = None
+) -> None:
+    """Check an add (or one item of a batch) against the declared capabilities and limits."""
+    require_verb(capabilities, "add")
+    limit = capabilities.features.max_content_length
+    if max_content_length is not None:
+        limit = min(limit, max_content_length)
+    check_content_length(item.content, limit)
+    if item.idempotency_key is not None:
+        require_feature(capabilities, "idempotency", "idempotency keys")
+
+
+def require_search(capabilities: Capabilities, query: SearchQuery) -> None:
+    """Check a search against the declared verbs, modes and filter support."""
+    require_verb(capabilities, "search")
+    if query.mode == "keyword":
+        require_feature(capabilities, "keyword_search", "keyword search")
+    elif query.mode == "hybrid":
+        require_feature(capabilities, "hybrid_search", "hybrid search")
+    elif query.mode == "semantic":
+        require_feature(capabilities, "vector_search", "semantic search")
+    if query.filters:
+        require_feature(capabilities, "metadata_filters", "metadata filters")
+    if query.limit > capabilities.limits.max_search_results:
+        raise InvalidRequestError(
+            f"limit is {query.limit}; this provider returns at most "
+            f"{capabilities.limits.max_search_results} results",
+            field="limit",
+        )
