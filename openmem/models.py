@@ -58,6 +58,7 @@ __all__ = [
     "check_content_length",
     "invalid_request_from",
     "new_memory_id",
+    "validate_identifier",
 ]
 
 OMP_VERSION = "0.1"
@@ -478,6 +479,16 @@ class AuditQuery(_Request):
     action: AuditAction | None = None
     since: UTCDateTime | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+def validate_identifier(value: object, field: str) -> str:
+    """Check a user id, memory id or similar: a non-empty string without NUL, <= 256 chars."""
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{field} must be a string", field=field)
+    try:
+        return _identifier(value)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{field}: {exc}", field=field) from None
 
 
 def check_content_length(content: str, limit: int, *, field: str = "content") -> None:

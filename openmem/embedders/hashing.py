@@ -8,6 +8,7 @@ overlap only, not meaning: "car" and "automobile" are unrelated to it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ class HashingEmbedder(Embedder):
     def _vector(self, text: str) -> list[float]:
         vector = [0.0] * self.dim
         words = [w.lower() for w in _WORD.findall(text)]
-        features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        features = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
         for feature in features:
             digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
             bucket = int.from_bytes(digest[:4], "little") % self.dim

@@ -1,0 +1,350 @@
+"""The in-process reference provider: every verb, audit included, in plain Python.
+
+It is what tests and application fakes use, and the model the conformance suite's state
+machine compares other providers against, so it favours obvious correctness over speed:
+linear scans, one dict per namespace. It is safe under concurrent tasks because every state
+change happens between two awaits (the only await is the embedder), which also makes every
+write atomic under cancellation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from ulid import ULID
+
+from openmem.context import pack_context
+from openmem.embedders import EmbedderOptions
+from openmem.errors import ConflictError, InvalidRequestError, NotFoundError
+from openmem.models import (
+    VERBS,
+    AuditAction,
+    AuditEntry,
+    AuditQuery,
+    Capabilities,
+    CapabilityFeatures,
+    ContextBlock,
+    ContextQuery,
+    ListQuery,
+    MemoryInput,
+    MemoryPage,
+    MemoryPatch,
+    MemoryRecord,
+    SearchHit,
+    SearchQuery,
+    new_memory_id,
+)
+from openmem.provider import Caller, Provider
+from openmem.scopes import scope_matches
+
+__all__ = ["InMemoryOptions", "InMemoryProvider"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_RRF_K = 60
+
+
+class InMemoryOptions(EmbedderOptions):
+    """Options of the in-memory provider: only the embedder (hashing by default)."""
+
+
+@dataclass
+class _Stored:
+    record: MemoryRecord
+    vector: list[float]
+    terms: frozenset[str]
+
+
+@dataclass
+class _Namespace:
+    memories: dict[str, _Stored] = field(default_factory=dict)
+    audit: builtins.list[AuditEntry] = field(default_factory=list)
+    idempotency: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+class InMemoryProvider(Provider[InMemoryOptions]):
+    """Memories in a dict, per namespace; nothing survives the process.
+
+    >>> async with AsyncMemory(provider="inmemory") as mem: ...
+    """
+
+    name: ClassVar[str] = "inmemory"
+    Options = InMemoryOptions
+
+    def __init__(self, options: InMemoryOptions | None = None, /, **kwargs: object) -> None:
+        super().__init__(options, **kwargs)
+        self._embedder = self.options.build_embedder()
+        self._namespaces: dict[str, _Namespace] = {}
+
+    async def close(self) -> None:
+        await self._embedder.aclose()
+
+    async def capabilities(self) -> Capabilities:
+        return Capabilities(
+            provider=self.name,
+            verbs=builtins.list(VERBS),
+            features=CapabilityFeatures(
+                vector_search=True,
+                keyword_search=True,
+                hybrid_search=True,
+                temporal=True,
+                scopes="native",
+                supports_audit=True,
+                supports_supersession=True,
+                metadata_filters=True,
+                idempotency=True,
+                batch_add=True,
+                forget_user=True,
+                cancellation="native",
+            ),
+        )
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        return (await self.add_many(caller, [item]))[0]
+
+    async def add_many(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        vectors = await self._embedder.embed([item.content for item in items])
+        # No await from here on: the batch lands whole or not at all.
+        space = self._space(caller)
+        records: builtins.list[MemoryRecord] = []
+        for item, vector in zip(items, vectors, strict=True):
+            key = (caller.user_id, item.idempotency_key) if item.idempotency_key else None
+            if key is not None and key in space.idempotency:
+                existing = space.memories.get(space.idempotency[key])
+                if existing is not None:
+                    if existing.record.content != item.content:
+                        raise ConflictError(
+                            "idempotency_key was already used for different content",
+                            field="idempotency_key",
+                        )
+                    records.append(existing.record)
+                    continue
+            record = self._new_record(caller, item)
+            space.memories[record.id] = _Stored(record, vector, _terms(record.content))
+            if key is not None:
+                space.idempotency[key] = record.id
+            self._log(caller, "add", memory_id=record.id, scope=record.scope)
+            records.append(record)
+        return records
+
+    def _new_record(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        now = datetime.now(UTC)
+        data = item.model_dump(mode="python", exclude={"idempotency_key"}, exclude_none=True)
+        data.update(
+            id=new_memory_id(),
+            user_id=caller.user_id,
+            created_at=now,
+            embedding_model=self._embedder.model,
+        )
+        return MemoryRecord.model_validate(data)
+
+    async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
+        stored = self._owned(caller, memory_id)
+        updated = patch.apply_to(stored.record, now=datetime.now(UTC))
+        vector = stored.vector
+        if updated.content != stored.record.content:
+            vector = (await self._embedder.embed([updated.content]))[0]
+            self._owned(caller, memory_id)  # it may have gone while we embedded
+        space = self._space(caller)
+        space.memories[memory_id] = _Stored(updated, vector, _terms(updated.content))
+        self._log(caller, "update", memory_id=memory_id, scope=updated.scope)
+        return updated
+
+    async def delete(self, caller: Caller, memory_id: str) -> None:
+        stored = self._owned(caller, memory_id)
+        del self._space(caller).memories[memory_id]
+        self._log(caller, "delete", memory_id=memory_id, scope=stored.record.scope)
+
+    async def forget_user(self, caller: Caller) -> int:
+        space = self._space(caller)
+        ids = [i for i, s in space.memories.items() if s.record.user_id == caller.user_id]
+        for memory_id in ids:
+            del space.memories[memory_id]
+        space.idempotency = {k: v for k, v in space.idempotency.items() if k[0] != caller.user_id}
+        self._log(caller, "forget_user", details={"deleted": len(ids)})
+        return len(ids)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        stored = self._owned(caller, memory_id)
+        self._log(caller, "get", memory_id=memory_id, scope=stored.record.scope)
+        return stored.record
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        after = _decode_cursor(query.cursor) if query.cursor else None
+        rows = sorted(
+            (
+                s.record
+                for s in self._owned_all(caller)
+                if _matches_listing(s.record, query)
+                and (after is None or (s.record.created_at, s.record.id) < after)
+            ),
+            key=lambda r: (r.created_at, r.id),
+            reverse=True,
+        )
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        next_cursor = _encode_cursor(page[-1]) if more and page else None
+        self._log(caller, "list", scope=query.scope, details={"count": len(page)})
+        return MemoryPage(items=page, next_cursor=next_cursor)
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        hits = await self._rank(caller, query)
+        self._log(caller, "search", scope=query.scope, details={"count": len(hits)})
+        return hits
+
+    async def context(self, caller: Caller, query: ContextQuery) -> ContextBlock:
+        hits = await self._rank(
+            caller,
+            SearchQuery(query=query.query, scope=query.scope, tags=query.tags, limit=query.limit),
+        )
+        block = pack_context(hits, query.token_budget)
+        self._log(caller, "context", scope=query.scope, details={"count": len(block.citations)})
+        return block
+
+    async def audit(self, caller: Caller, query: AuditQuery) -> builtins.list[AuditEntry]:
+        entries = [
+            e
+            for e in reversed(self._space(caller).audit)
+            if e.user_id == caller.user_id
+            and (query.app is None or e.app == query.app)
+            and (query.action is None or e.action == query.action)
+            and (query.since is None or e.timestamp >= query.since)
+        ]
+        return entries[: query.limit]
+
+    async def _rank(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        vector = (await self._embedder.embed([query.query]))[0]
+        now = datetime.now(UTC)
+        candidates = [s for s in self._owned_all(caller) if _matches_search(s.record, query)]
+        if not query.include_inactive:
+            superseded = {i for s in candidates for i in s.record.supersedes}
+            candidates = [
+                s for s in candidates if s.record.is_active(now) and s.record.id not in superseded
+            ]
+        mode = query.mode or "hybrid"
+        semantic = {s.record.id: max(0.0, _dot(vector, s.vector)) for s in candidates}
+        words = _terms(query.query)
+        keyword = {
+            s.record.id: len(words & s.terms) / len(words) if words else 0.0 for s in candidates
+        }
+        if mode == "semantic":
+            scores = semantic
+        elif mode == "keyword":
+            scores = {i: v for i, v in keyword.items() if v > 0.0}
+        else:
+            scores = _fuse(semantic, {i: v for i, v in keyword.items() if v > 0.0})
+        by_id = {s.record.id: s.record for s in candidates}
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        hits = [
+            SearchHit(memory=by_id[i], score=min(1.0, max(0.0, score)))
+            for i, score in ranked
+            if query.min_score is None or score >= query.min_score
+        ]
+        return hits[: query.limit]
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _space(self, caller: Caller) -> _Namespace:
+        return self._namespaces.setdefault(caller.namespace, _Namespace())
+
+    def _owned(self, caller: Caller, memory_id: str) -> _Stored:
+        stored = self._space(caller).memories.get(memory_id)
+        if stored is None or stored.record.user_id != caller.user_id:
+            raise NotFoundError(f"memory {memory_id!r} not found", provider=self.name)
+        return stored
+
+    def _owned_all(self, caller: Caller) -> Iterable[_Stored]:
+        return [
+            s for s in self._space(caller).memories.values() if s.record.user_id == caller.user_id
+        ]
+
+    def _log(
+        self,
+        caller: Caller,
+        action: AuditAction,
+        *,
+        memory_id: str | None = None,
+        scope: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        self._space(caller).audit.append(
+            AuditEntry(
+                id=f"aud_{ULID()}",
+                timestamp=datetime.now(UTC),
+                user_id=caller.user_id,
+                action=action,
+                memory_id=memory_id,
+                scope=scope,
+                app=caller.app,
+                request_id=caller.request_id,
+                details=details or {},
+            )
+        )
+
+
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORD.findall(text))
+
+
+def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+    return math.fsum(x * y for x, y in zip(a, b, strict=True))
+
+
+def _fuse(*rankings: dict[str, float]) -> dict[str, float]:
+    """Reciprocal-rank fusion, scaled so a first place in every ranking scores 1.0."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        ordered = sorted(ranking.items(), key=lambda kv: (-kv[1], kv[0]))
+        for rank, (memory_id, _) in enumerate(ordered, start=1):
+            fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (_RRF_K + rank)
+    best = len(rankings) / (_RRF_K + 1)
+    return {i: v / best for i, v in fused.items()}
+
+
+def _has_tags(record: MemoryRecord, tags: Sequence[str]) -> bool:
+    return set(tags).issubset(record.tags)
+
+
+def _matches_listing(record: MemoryRecord, query: ListQuery) -> bool:
+    return (
+        scope_matches(query.scope, record.scope)
+        and _has_tags(record, query.tags)
+        and (query.since is None or record.created_at >= query.since)
+        and (query.until is None or record.created_at < query.until)
+    )
+
+
+def _matches_search(record: MemoryRecord, query: SearchQuery) -> bool:
+    return (
+        scope_matches(query.scope, record.scope)
+        and _has_tags(record, query.tags)
+        and all(record.metadata.get(k) == v for k, v in query.filters.items())
+    )
+
+
+def _encode_cursor(record: MemoryRecord) -> str:
+    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, memory_id = json.loads(raw)
+        return datetime.fromisoformat(created), str(memory_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise InvalidRequestError("malformed cursor", field="cursor") from None

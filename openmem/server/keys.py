@@ -1,0 +1,267 @@
+"""API keys: how a caller proves who it is, and what it may touch.
+
+A key is ``omk_<key_id>_<secret>``: ``key_id`` (public, 12 characters) finds the record, the
+secret (32 random bytes) proves possession. Only ``sha256(key)`` is stored: the key is
+random and high-entropy, so a fast hash is safe and lets every request be checked in
+microseconds. The plaintext is shown once, by ``openmem keys create``.
+
+Each key is bound to one namespace (the tenant every query is bounded by) and optionally
+restricted to a set of users, scope prefixes (scope filters, see ``openmem.scopes``) and verbs
+(``read``, ``write``, ``delete`` or single verbs).
+
+The store is one JSON file, written atomically (temp file + rename) with mode 0600; a
+running server re-reads it when it changes, so keys created or revoked by the CLI take effect
+without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from openmem.errors import ConfigurationError
+from openmem.scopes import validate_scope_filter
+
+__all__ = [
+    "KEY_PREFIX",
+    "VERB_GROUPS",
+    "ApiKey",
+    "KeyStore",
+    "KeyVerb",
+    "expand_verbs",
+]
+
+KEY_PREFIX: Final = "omk_"
+_ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
+_ID_LENGTH: Final = 12
+
+KeyVerb = Literal[
+    "add", "search", "get", "update", "delete", "list", "context", "audit", "forget_user"
+]
+VERB_GROUPS: Final[dict[str, tuple[KeyVerb, ...]]] = {
+    "read": ("search", "get", "list", "context", "audit"),
+    "write": ("add", "update"),
+    "delete": ("delete", "forget_user"),
+}
+"""The verb groups a key may be restricted to; ``add_many`` counts as ``add``."""
+_ALL_VERBS: Final[frozenset[str]] = frozenset(v for group in VERB_GROUPS.values() for v in group)
+
+
+def expand_verbs(names: Iterable[str]) -> list[KeyVerb]:
+    """Expand group names (``read``/``write``/``delete``) and check single verb names."""
+    out: list[KeyVerb] = []
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        verbs: Sequence[str] = VERB_GROUPS.get(name, (name,))
+        for verb in verbs:
+            if verb not in _ALL_VERBS:
+                raise ConfigurationError(
+                    f"unknown verb {verb!r}; use read, write, delete or one of "
+                    + ", ".join(sorted(_ALL_VERBS))
+                )
+            if verb not in out:
+                out.append(verb)  # type: ignore[arg-type]
+    return out
+
+
+class ApiKey(BaseModel):
+    """One stored key: its public id, hash, tenant binding and restrictions (never the key)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: str
+    key_hash: str
+    namespace: str = Field(min_length=1, max_length=256)
+    label: str | None = None
+    users: list[str] | None = None
+    """Users this key may act for; None means any user of the namespace."""
+    scopes: list[str] | None = None
+    """Scope filters this key may read and write under; None means every scope."""
+    verbs: list[KeyVerb] | None = None
+    """Verbs this key may call; None means all."""
+    app: str | None = None
+    """Recorded as ``app`` in the audit log for calls with this key."""
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @field_validator("scopes")
+    @classmethod
+    def _valid_scopes(cls, value: list[str] | None) -> list[str] | None:
+        for scope in value or ():
+            validate_scope_filter(scope)
+        return value
+
+    @property
+    def active(self) -> bool:
+        """False once revoked."""
+        return self.revoked_at is None
+
+    def allows_verb(self, verb: str) -> bool:
+        """Whether this key may call ``verb``."""
+        return self.verbs is None or verb in self.verbs
+
+    def allows_user(self, user_id: str) -> bool:
+        """Whether this key may act for ``user_id``."""
+        return self.users is None or user_id in self.users
+
+
+class _KeyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    keys: list[ApiKey] = Field(default_factory=list)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _split(key: str) -> str | None:
+    """The key id of a well-formed key, else None."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    key_id, sep, secret = key[len(KEY_PREFIX) :].partition("_")
+    if not sep or len(key_id) != _ID_LENGTH or len(secret) < 16:
+        return None
+    return key_id
+
+
+class KeyStore:
+    """The API keys of one server, kept in a JSON file at ``path``.
+
+    >>> store = KeyStore(tmp_path / "keys.json")
+    >>> key, record = store.create(namespace="acme", verbs=["read"])
+    >>> store.verify(key).namespace
+    'acme'
+    """
+
+    _RELOAD_INTERVAL: Final = 1.0
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._keys: dict[str, ApiKey] = {}
+        self._mtime: int | None = None
+        self._checked_at = 0.0
+        self._reload(force=True)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _reload(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked_at < self._RELOAD_INTERVAL:
+            return
+        self._checked_at = now
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            self._keys, self._mtime = {}, None
+            return
+        if not force and mtime == self._mtime:
+            return
+        try:
+            data = _KeyFile.model_validate_json(self.path.read_bytes())
+        except (ValidationError, OSError) as exc:
+            raise ConfigurationError(f"cannot read the key store {self.path}: {exc}") from exc
+        self._keys = {key.key_id: key for key in data.keys}
+        self._mtime = mtime
+
+    def keys(self) -> list[ApiKey]:
+        """Every stored key, revoked ones included, oldest first."""
+        with self._lock:
+            self._reload(force=True)
+            return sorted(self._keys.values(), key=lambda k: k.created_at)
+
+    def has_active_keys(self) -> bool:
+        """Whether at least one key can authenticate."""
+        return any(key.active for key in self.keys())
+
+    def verify(self, key: str) -> ApiKey | None:
+        """The active record for ``key``, or None when unknown, malformed or revoked."""
+        key_id = _split(key)
+        if key_id is None:
+            return None
+        with self._lock:
+            self._reload()
+            record = self._keys.get(key_id)
+        if record is None or not hmac.compare_digest(record.key_hash, _hash(key)):
+            return None
+        return record if record.active else None
+
+    # -- writing -------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        namespace: str,
+        label: str | None = None,
+        users: Sequence[str] | None = None,
+        scopes: Sequence[str] | None = None,
+        verbs: Sequence[str] | None = None,
+        app: str | None = None,
+    ) -> tuple[str, ApiKey]:
+        """Create a key; returns the plaintext (shown once) and the stored record."""
+        key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+        key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        try:
+            record = ApiKey(
+                key_id=key_id,
+                key_hash=_hash(key),
+                namespace=namespace,
+                label=label,
+                users=list(users) if users else None,
+                scopes=list(scopes) if scopes else None,
+                verbs=expand_verbs(verbs) if verbs else None,
+                app=app,
+                created_at=datetime.now(UTC),
+            )
+        except ValidationError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        with self._lock:
+            self._reload(force=True)
+            self._keys[key_id] = record
+            self._write()
+        return key, record
+
+    def revoke(self, key_id: str) -> ApiKey:
+        """Revoke a key by its id (idempotent); raises ``ConfigurationError`` if unknown."""
+        with self._lock:
+            self._reload(force=True)
+            record = self._keys.get(key_id)
+            if record is None:
+                raise ConfigurationError(f"no key with id {key_id!r} in {self.path}")
+            if record.active:
+                record = record.model_copy(update={"revoked_at": datetime.now(UTC)})
+                self._keys[key_id] = record
+                self._write()
+            return record
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = _KeyFile(keys=sorted(self._keys.values(), key=lambda k: k.created_at))
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".keys-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(payload.model_dump(mode="json"), indent=2))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._mtime = self.path.stat().st_mtime_ns
