@@ -1,0 +1,45 @@
+# openmem: every target bootstraps what it needs (uv, then the locked workspace).
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --no-sync
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: bootstrap serve demo test lint typecheck pytest bench bench-quick clean
+
+bootstrap:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --all-packages --all-extras --locked --quiet
+
+## serve: the OMP server on the embedded PostgreSQL default, loopback only, no auth
+serve: bootstrap
+	$(RUN) openmem serve --host $(HOST) --port $(PORT) --no-auth
+
+## demo: the quickstart examples (async and sync) on the in-memory provider
+demo: bootstrap
+	$(RUN) python examples/quickstart.py
+	$(RUN) python examples/quickstart_sync.py
+
+## test: lint, types, every test
+test: bootstrap lint typecheck pytest
+
+lint: bootstrap
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: bootstrap
+	$(RUN) mypy openmem
+	$(RUN) mypy providers/postgres/openmem_postgres providers/mem0/openmem_mem0 providers/powermem/openmem_powermem conformance/openmem_conformance
+
+pytest: bootstrap
+	$(RUN) pytest
+
+## bench: every benchmark in full; bench-quick: each in its --quick mode
+bench: bootstrap
+	@for b in benchmarks/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
+
+bench-quick: bootstrap
+	@for b in benchmarks/*.py; do echo "== $$b"; $(RUN) python $$b --quick || exit 1; done
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis
