@@ -99,13 +99,15 @@ class Principal:
             "this API key may only read under: " + ", ".join(allowed), field="scope"
         )
 
-    def can_see(self, record: MemoryRecord) -> bool:
-        """Whether the record lies inside the key's scopes."""
+    def allows_scope(self, scope: str | None) -> bool:
+        """Whether something in ``scope`` lies inside the key's scopes."""
         if self.key is None or self.key.scopes is None:
             return True
-        return record.scope is not None and any(
-            scope_matches(p, record.scope) for p in self.key.scopes
-        )
+        return scope is not None and any(scope_matches(p, scope) for p in self.key.scopes)
+
+    def can_see(self, record: MemoryRecord) -> bool:
+        """Whether the record lies inside the key's scopes."""
+        return self.allows_scope(record.scope)
 
     def require_visible(self, record: MemoryRecord, memory_id: str) -> None:
         """Raise ``NotFoundError`` for a record outside the key's scopes (no existence leak)."""

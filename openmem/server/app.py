@@ -1,0 +1,190 @@
+"""``create_app(settings)``: any provider as an OMP 0.1 HTTP server.
+
+One provider per process, opened in the app's lifespan and closed after the last in-flight
+request has drained. The OpenAPI document the app serves is ``spec/openapi.yaml``, byte for
+byte once rendered (``python -m openmem.server.spec --check``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from openmem.config import resolve_config
+from openmem.errors import ConfigurationError, OMPError, ProviderUnavailableError
+from openmem.models import Capabilities
+from openmem.provider import Provider
+from openmem.server.envelope import error_response, install_error_handlers, request_id_of
+from openmem.server.keys import KeyStore
+from openmem.server.metrics import CONTENT_TYPE, ServerMetrics
+from openmem.server.middleware import RequestContextMiddleware
+from openmem.server.openapi import build_openapi
+from openmem.server.routes import router
+from openmem.server.settings import ServerSettings, provider_table
+from openmem.server.state import ServerState, server_state
+from openmem.server.wire import Health
+
+__all__ = ["SERVER_EXTENSIONS", "create_app", "served_capabilities"]
+
+SERVER_EXTENSIONS = (
+    "memories:batch",
+    "search:post",
+    "users:forget",
+    "idempotency-key",
+    "namespace-header",
+)
+"""The wire extensions this server offers beyond OMP 0.1 (declared in ``x-openmem``)."""
+
+_log = logging.getLogger("openmem.server")
+
+
+def served_capabilities(provider_caps: Capabilities, *, auth: bool) -> Capabilities:
+    """The provider's capabilities plus the ``x-openmem`` declaration of this server."""
+    data = provider_caps.model_dump(mode="json", by_alias=True)
+    data["x-openmem"] = {
+        "server": version("openmem"),
+        "extensions": list(SERVER_EXTENSIONS),
+        "auth": "api_key" if auth else "none",
+    }
+    return Capabilities.model_validate(data)
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    *,
+    provider: Provider[Any] | None = None,
+    provider_options: Mapping[str, Any] | None = None,
+    config_file: Path | None = None,
+    key_store: KeyStore | None = None,
+) -> FastAPI:
+    """The OMP server app for one provider.
+
+    ``provider`` is an instance to serve (opened and closed by the app); without it the
+    provider is configured like the SDK: ``provider_options`` > ``config_file`` > the
+    ``OPENMEM_*`` environment. No I/O happens here: the lifespan opens the provider.
+    """
+    settings = settings or ServerSettings()
+    if provider is None:
+        file = provider_table(config_file) if config_file is not None else None
+        provider = resolve_config(kwargs=provider_options, file=file).build_provider()
+    if settings.auth and key_store is None:
+        key_store = KeyStore(settings.resolved_keys_path)
+    state = ServerState(
+        settings=settings,
+        provider=provider,
+        key_store=key_store if settings.auth else None,
+        metrics=ServerMetrics(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.key_store is not None and not state.key_store.has_active_keys():
+            raise ConfigurationError(
+                f"no API keys in {state.key_store.path}: create one with `openmem keys create "
+                "--namespace NAME`, or serve on loopback with --no-auth"
+            )
+        await state.provider.open()
+        try:
+            caps = await state.provider.capabilities()
+            state.capabilities = served_capabilities(caps, auth=state.key_store is not None)
+            _log.info("serving provider %r", caps.provider)
+            yield
+        finally:
+            state.capabilities = None
+            with anyio.CancelScope(shield=True):
+                await state.provider.close()
+
+    app = FastAPI(
+        title="Open Memory Protocol (openmem)",
+        version="0.1",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.openmem = state
+    install_error_handlers(app)
+    app.include_router(router)
+    _add_open_routes(app)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-User-Id",
+                "X-Request-Id",
+                "Idempotency-Key",
+            ],
+        )
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=state.metrics
+    )
+    return app
+
+
+def _add_open_routes(app: FastAPI) -> None:
+    """The routes that need no key: capabilities, health and metrics."""
+
+    @app.get(
+        "/capabilities",
+        response_model=Capabilities,
+        summary="What the provider declares",
+        tags=["meta"],
+    )
+    async def get_capabilities(request: Request) -> Capabilities:
+        """The provider's verbs, features and limits (no key needed)."""
+        return server_state(request).caps()
+
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        summary="Whether the provider answers",
+        tags=["meta"],
+    )
+    async def healthz(request: Request) -> Response:
+        """200 when the provider answers its health probe in time, else 503 (no key needed)."""
+        state = server_state(request)
+        try:
+            state.caps()
+            with anyio.fail_after(state.settings.health_timeout):
+                await state.provider.health()
+        except TimeoutError:
+            error: OMPError = ProviderUnavailableError("the provider health check timed out")
+            return error_response(error, request_id_of(request))
+        except OMPError as exc:
+            error = (
+                exc
+                if exc.http_status == 503
+                else ProviderUnavailableError(f"health check failed: {exc.message}")
+            )
+            return error_response(error, request_id_of(request))
+        except Exception as exc:  # a provider's health() must not turn into a 500
+            _log.warning("health check failed: %s", type(exc).__name__)
+            error = ProviderUnavailableError("health check failed")
+            return error_response(error, request_id_of(request))
+        return JSONResponse(Health().model_dump())
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        tags=["meta"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+    )
+    async def metrics(request: Request) -> Response:
+        """Request counts, latencies, in-flight requests and disconnects (text format)."""
+        return Response(server_state(request).metrics.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,139 @@
+"""Every error the server sends, in the OMP envelope, through ``openmem.errors``.
+
+The routes raise typed ``OMPError``s; the framework's own errors (unknown route, wrong
+method, a body or parameter that fails validation) are translated into the same tree here, so
+a client sees one shape whatever went wrong: ``{"error": {code, message, type, request_id}}``
+with the status from ``ERROR_TABLE``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from openmem.errors import (
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    OMPError,
+    PayloadTooLargeError,
+    RateLimitedError,
+)
+
+__all__ = [
+    "error_body",
+    "error_headers",
+    "install_error_handlers",
+    "invalid_request_from_fastapi",
+    "request_id_of",
+]
+
+
+def request_id_of(request: Request) -> str | None:
+    """The request id the server assigned (see the request context middleware)."""
+    value = request.scope.get("state", {}).get("request_id")
+    return str(value) if value is not None else None
+
+
+def error_body(exc: OMPError, request_id: str | None) -> bytes:
+    """The envelope of ``exc`` as JSON bytes, stamped with the request id."""
+    if request_id is not None:
+        exc.request_id = request_id
+    return json.dumps(exc.to_envelope(), separators=(",", ":"), default=str).encode("utf-8")
+
+
+def error_headers(exc: OMPError) -> dict[str, str]:
+    """Headers that go with an error: ``Retry-After`` (whole seconds) for retryable ones."""
+    headers = {"content-type": "application/json"}
+    if exc.retry_after is not None:
+        headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
+    elif isinstance(exc, RateLimitedError):
+        headers["retry-after"] = "1"
+    allow = exc.details.get("allow") if isinstance(exc, MethodNotAllowedError) else None
+    if isinstance(allow, str):
+        headers["allow"] = allow
+    return headers
+
+
+def error_response(exc: OMPError, request_id: str | None) -> Response:
+    """A complete error response for ``exc``."""
+    return Response(
+        content=error_body(exc, request_id),
+        status_code=exc.http_status,
+        headers=error_headers(exc),
+    )
+
+
+def invalid_request_from_fastapi(errors: Sequence[Any]) -> InvalidRequestError:
+    """An ``InvalidRequestError`` naming the first field FastAPI's validation refused."""
+    first = errors[0] if errors else {}
+    loc = [str(part) for part in first.get("loc", ())]
+    where, field_path = (loc[0], loc[1:]) if loc else ("body", [])
+    kind = str(first.get("type", ""))
+    if kind == "json_invalid":
+        return InvalidRequestError("the request body is not valid JSON", field="body")
+    if where == "body" and not field_path:
+        if kind == "missing":
+            return InvalidRequestError("a JSON request body is required", field="body")
+        message = str(first.get("msg", "invalid value"))
+        return InvalidRequestError(f"body: {_clean(message)}", field="body")
+    field = ".".join(field_path) or where
+    message = _clean(str(first.get("msg", "invalid value")))
+    return InvalidRequestError(f"{field}: {message}", field=field)
+
+
+def _clean(message: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _allowed_methods(request: Request) -> str | None:
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    methods.discard("HEAD")
+    return ", ".join(sorted(methods)) or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every framework and protocol error through the envelope."""
+
+    async def on_omp_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OMPError)
+        return error_response(exc, request_id_of(request))
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(invalid_request_from_fastapi(exc.errors()), request_id_of(request))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        error: OMPError
+        if exc.status_code == 404:
+            error = NotFoundError("no such route")
+        elif exc.status_code == 405:
+            allow = _allowed_methods(request)
+            error = MethodNotAllowedError(
+                f"method {request.method} is not allowed here",
+                details={"allow": allow} if allow else None,
+            )
+        elif exc.status_code == 413:
+            error = PayloadTooLargeError("request body too large")
+        else:
+            error = InvalidRequestError(str(exc.detail))
+        return error_response(error, request_id_of(request))
+
+    app.add_exception_handler(OMPError, on_omp_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -1,0 +1,148 @@
+"""How ``openmem serve`` is configured: flags > file > environment > defaults, like the SDK.
+
+Server options live in a ``[server]`` table of the same TOML file that configures the
+provider (the rest of the file, top level or ``[openmem]``, is the provider's), or in
+``OPENMEM_SERVER_<OPTION>`` variables::
+
+    provider = "postgres"
+    url = "postgresql://memory@db/openmem"
+
+    [server]
+    host = "0.0.0.0"
+    port = 8080
+    keys_path = "/var/lib/openmem/keys.json"
+
+The provider itself is resolved by ``openmem.config.resolve_config`` exactly as the SDK
+resolves it (``OPENMEM_PROVIDER``, ``OPENMEM_URL``, ...).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openmem.errors import ConfigurationError
+
+__all__ = [
+    "SERVER_ENV_PREFIX",
+    "ServerSettings",
+    "default_data_dir",
+    "is_loopback",
+    "load_server_settings",
+]
+
+SERVER_ENV_PREFIX = "OPENMEM_SERVER_"
+
+
+def default_data_dir() -> Path:
+    """``OPENMEM_DATA_DIR``, else the user data dir of openmem."""
+    configured = os.environ.get("OPENMEM_DATA_DIR")
+    return Path(configured) if configured else Path(platformdirs.user_data_dir("openmem"))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ServerSettings(BaseModel):
+    """Options of the HTTP server (the provider's options are separate)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    auth: bool = True
+    """False (``--no-auth``) is only accepted on a loopback host."""
+    keys_path: Path | None = None
+    """The key store; default ``<data dir>/server/keys.json``."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    namespace: str = Field(default="default", min_length=1, max_length=256)
+    """The namespace of requests without auth (and without ``X-OMP-Namespace``)."""
+    health_timeout: float = Field(default=2.0, gt=0)
+    graceful_timeout: float = Field(default=30.0, ge=0)
+    """Seconds in-flight requests get to finish on shutdown."""
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @property
+    def resolved_keys_path(self) -> Path:
+        """Where the key store is."""
+        return self.keys_path or default_data_dir() / "server" / "keys.json"
+
+    def check_exposure(self) -> None:
+        """Refuse to serve without auth anywhere but loopback."""
+        if not self.auth and not is_loopback(self.host):
+            raise ConfigurationError(
+                f"refusing to serve without auth on {self.host!r}: --no-auth is only allowed "
+                "on a loopback host (127.0.0.1, ::1, localhost)"
+            )
+
+
+def load_server_settings(
+    *,
+    flags: Mapping[str, Any] | None = None,
+    file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ServerSettings:
+    """Merge flags > file ``[server]`` > ``OPENMEM_SERVER_*`` > defaults, and validate."""
+    env = os.environ if env is None else env
+    merged: dict[str, Any] = {
+        key[len(SERVER_ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(SERVER_ENV_PREFIX) and value != ""
+    }
+    if "cors_origins" in merged and isinstance(merged["cors_origins"], str):
+        merged["cors_origins"] = [o.strip() for o in merged["cors_origins"].split(",") if o]
+    if file is not None:
+        merged.update(server_table(file))
+    merged.update({k: v for k, v in (flags or {}).items() if v is not None})
+    try:
+        return ServerSettings(**merged)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        raise ConfigurationError(f"invalid server option {field!r}: {first.get('msg')}") from None
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"configuration file not found: {file}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{file} is not valid TOML: {exc}") from exc
+
+
+def server_table(file: Path) -> dict[str, Any]:
+    """The ``[server]`` table of a configuration file (empty when there is none)."""
+    data = _read_toml(file)
+    table = data.get("server")
+    if table is None and isinstance(data.get("openmem"), dict):
+        table = data["openmem"].get("server")
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{file}: [server] must be a table")
+    return table
+
+
+def provider_table(file: Path) -> dict[str, Any]:
+    """The provider part of a configuration file: everything but ``[server]``."""
+    data = _read_toml(file)
+    table = data.get("openmem", data)
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{file}: [openmem] must be a table")
+    return {k: v for k, v in table.items() if k != "server"}

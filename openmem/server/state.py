@@ -1,0 +1,93 @@
+"""What a running server holds, and what each request resolves to before its verb runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from openmem.errors import InvalidRequestError, ProviderUnavailableError
+from openmem.models import Capabilities
+from openmem.provider import Caller, Provider
+from openmem.server.auth import Principal, authenticate
+from openmem.server.envelope import request_id_of
+from openmem.server.keys import KeyStore
+from openmem.server.metrics import ServerMetrics
+from openmem.server.settings import ServerSettings
+
+__all__ = ["NAMESPACE_HEADER", "APP_HEADER", "Call", "CallDep", "ServerState", "server_state"]
+
+NAMESPACE_HEADER = "X-OMP-Namespace"
+APP_HEADER = "X-OMP-App"
+
+# Declared for the OpenAPI document (the names OMP 0.1 uses); the check itself is ours.
+_bearer = HTTPBearer(scheme_name="bearerAuth", auto_error=False)
+_api_key = APIKeyHeader(name="X-API-Key", scheme_name="apiKeyAuth", auto_error=False)
+
+
+@dataclass
+class ServerState:
+    """The one provider of this process, its declared capabilities, and the key store."""
+
+    settings: ServerSettings
+    provider: Provider[Any]
+    key_store: KeyStore | None
+    metrics: ServerMetrics
+    capabilities: Capabilities | None = None
+
+    def caps(self) -> Capabilities:
+        """The provider's capabilities as fetched at startup."""
+        if self.capabilities is None:
+            raise ProviderUnavailableError("the server is not ready")
+        return self.capabilities
+
+
+def server_state(request: Request) -> ServerState:
+    """The state of the app serving ``request``."""
+    state: ServerState = request.app.state.openmem
+    return state
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated request: who calls, with which request id, on which server."""
+
+    state: ServerState
+    principal: Principal
+    request_id: str | None
+    app: str | None
+
+    def caller(self, user_id: str) -> Caller:
+        """The ``Caller`` the provider receives: the namespace always comes from the key."""
+        self.principal.require_user(user_id)
+        return Caller(self.principal.namespace, user_id, self.app, self.request_id)
+
+    @property
+    def caps(self) -> Capabilities:
+        """The provider's capabilities."""
+        return self.state.caps()
+
+
+async def _call(
+    request: Request,
+    _bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _api_key_value: Annotated[str | None, Depends(_api_key)],
+) -> Call:
+    state = server_state(request)
+    requested = request.headers.get(NAMESPACE_HEADER)
+    if requested is not None and not requested.strip():
+        raise InvalidRequestError(f"{NAMESPACE_HEADER} must not be empty", field="namespace")
+    principal = authenticate(
+        request.headers,
+        store=state.key_store,
+        default_namespace=state.settings.namespace,
+        requested_namespace=requested,
+    )
+    app = principal.app or request.headers.get(APP_HEADER) or None
+    return Call(state, principal, request_id_of(request), app)
+
+
+CallDep = Annotated[Call, Depends(_call)]
+"""The authenticated request, as a route parameter."""
