@@ -1,0 +1,200 @@
+"""mem0 OSS (``mem0.Memory``) as a blocking backend, built offline from openmem's options.
+
+Import this module only after ``prepare_mem0_environment``: mem0 reads its telemetry switch
+and home directory at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from mem0 import Memory
+from mem0.embeddings.base import EmbeddingBase
+
+from openmem.embedders import Embedder
+from openmem_mem0._backend import RawMemory
+from openmem_mem0._options import Mem0Options
+
+__all__ = ["Mem0OSSBackend", "OpenmemEmbedding"]
+
+logger = logging.getLogger(__name__)
+
+_LIST_CAP = 100_000  # get_all has no cursor; one user's memories are read whole
+_EMBED_TIMEOUT = 120.0
+# Never called while infer=False; mem0 builds an LLM client at construction regardless.
+_DUMMY_LLM = {"provider": "openai", "config": {"api_key": "sk-openmem-unused"}}
+
+
+class OpenmemEmbedding(EmbeddingBase):  # type: ignore[misc]
+    """An openmem ``Embedder`` behind mem0's synchronous embedding interface.
+
+    Runs on the provider's worker threads: an embedder with ``embed_sync`` (hashing) is
+    called directly; any other is run on the provider's event loop and awaited from here.
+    """
+
+    def __init__(self, embedder: Embedder, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(None)
+        self._embedder = embedder
+        self._loop = loop
+
+    def embed(
+        self, text: str, memory_action: Literal["add", "search", "update"] | None = None
+    ) -> list[float]:
+        """One vector for ``text``."""
+        return self.embed_batch([text], memory_action or "add")[0]
+
+    def embed_batch(self, texts: list[str], memory_action: str = "add") -> list[list[float]]:
+        """One vector per text, in order."""
+        embed_sync = getattr(self._embedder, "embed_sync", None)
+        if callable(embed_sync):
+            vectors: list[list[float]] = embed_sync(list(texts))
+            return vectors
+        future = asyncio.run_coroutine_threadsafe(self._embedder.embed(list(texts)), self._loop)
+        return future.result(timeout=_EMBED_TIMEOUT)
+
+
+class Mem0OSSBackend:
+    """``mem0.Memory`` on an embedded qdrant/faiss directory or on pgvector."""
+
+    async_ingestion = False
+
+    def __init__(
+        self, options: Mem0Options, embedder: Embedder, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.options = options
+        self.thread_safe = options.vector_store == "pgvector"
+        self._embedder = embedder
+        self._loop = loop
+        self._memory: Any = None
+        self._pool: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        data_dir = self.options.resolved_data_dir()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {
+            "vector_store": self._vector_store_config(data_dir),
+            # The embedder is replaced below; this entry only satisfies mem0's factory.
+            "embedder": {
+                "provider": "openai",
+                "config": {"api_key": "sk-openmem-unused", "embedding_dims": self._embedder.dim},
+            },
+            "llm": self.options.llm or _DUMMY_LLM,
+            "history_db_path": str(data_dir / f"{self.options.collection}-history.db"),
+        }
+        memory = Memory.from_config(config)
+        memory.embedding_model = OpenmemEmbedding(self._embedder, self._loop)
+        self._memory = memory
+        # Create both collections now, once: mem0 creates them lazily and unlocked, and
+        # concurrent first writes race on pgvector (peers.md §0, bug 3).
+        store = memory.vector_store
+        if hasattr(store, "_ensure_collection"):
+            store._ensure_collection()
+        entities = memory.entity_store
+        if hasattr(entities, "_ensure_collection"):
+            entities._ensure_collection()
+
+    def _vector_store_config(self, data_dir: Path) -> dict[str, Any]:
+        common = {
+            "collection_name": self.options.collection,
+            "embedding_model_dims": self._embedder.dim,
+        }
+        if self.options.vector_store == "qdrant":
+            path = data_dir / "qdrant"
+            return {"provider": "qdrant", "config": {**common, "path": str(path), "on_disk": True}}
+        if self.options.vector_store == "faiss":
+            path = data_dir / "faiss"
+            return {"provider": "faiss", "config": {**common, "path": str(path)}}
+        if not self.options.url:
+            raise ValueError("vector_store='pgvector' needs url=<postgresql connection string>")
+        self._pool = _iterative_scan_pool(
+            self.options.url, self.options.max_workers + min(self.options.max_abandoned, 4)
+        )
+        return {"provider": "pgvector", "config": {**common, "connection_pool": self._pool}}
+
+    def close(self) -> None:
+        memory, self._memory = self._memory, None
+        if memory is not None:
+            memory.close()  # the SQLite history only
+            for store in (memory.vector_store, getattr(memory, "_entity_store", None)):
+                client = getattr(store, "client", None)
+                if client is not None and hasattr(client, "close"):
+                    client.close()  # releases embedded qdrant's directory lock
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    @property
+    def memory(self) -> Any:
+        """The ``mem0.Memory`` (for tests and advanced use)."""
+        if self._memory is None:
+            raise RuntimeError("the mem0 backend is not open")
+        return self._memory
+
+    # -- verbs -------------------------------------------------------------------------
+
+    def create(
+        self, user: str, content: str, metadata: dict[str, Any], infer: bool
+    ) -> list[RawMemory]:
+        result = self.memory.add(content, user_id=user, metadata=metadata, infer=infer)
+        return list(result.get("results", []))
+
+    def get(self, memory_id: str) -> RawMemory | None:
+        raw: RawMemory | None = self.memory.get(memory_id)
+        return raw
+
+    def list_all(self, user: str) -> list[RawMemory]:
+        result = self.memory.get_all(filters={"user_id": user}, top_k=_LIST_CAP)
+        return list(result.get("results", []))
+
+    def find(self, user: str, key: str, value: str) -> RawMemory | None:
+        result = self.memory.get_all(filters={"user_id": user, key: value}, top_k=1)
+        found = result.get("results", [])
+        return dict(found[0]) if found else None
+
+    def search(self, user: str, query: str, top_k: int, threshold: float) -> list[RawMemory]:
+        result = self.memory.search(
+            query, top_k=top_k, filters={"user_id": user}, threshold=threshold
+        )
+        return list(result.get("results", []))
+
+    def update(self, memory_id: str, content: str | None, metadata: dict[str, Any]) -> None:
+        self.memory.update(memory_id, text=content, metadata=metadata)
+
+    def delete(self, memory_id: str) -> None:
+        self.memory.delete(memory_id)
+
+    def history(self, memory_id: str) -> list[RawMemory]:
+        return list(self.memory.history(memory_id))
+
+
+def _iterative_scan_pool(url: str, size: int) -> Any:
+    """A psycopg pool whose connections filter inside HNSW scans (pgvector >= 0.8).
+
+    Without iterative scans Postgres soon switches to an HNSW plan that filters by user
+    afterwards and returns a fraction of the requested rows (issue 6; anchors.md §D).
+    """
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+    def configure(conn: Any) -> None:
+        try:
+            conn.execute("SET hnsw.iterative_scan = relaxed_order")
+        except psycopg.Error:
+            conn.rollback()  # pgvector < 0.8: no iterative scans; pages may come back short
+            logger.warning("pgvector has no hnsw.iterative_scan; upgrade to 0.8 or later")
+        else:
+            conn.commit()
+
+    pool = ConnectionPool(
+        conninfo=url, min_size=1, max_size=max(size, 2), configure=configure, open=False
+    )
+    pool.open(wait=True, timeout=30.0)
+    return pool
