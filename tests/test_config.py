@@ -1,0 +1,89 @@
+"""Configuration: kwargs > file > env > defaults, unknown options named, secrets hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from openmem import AsyncMemory, ConfigurationError, ProviderNotFoundError
+from openmem.config import resolve_config
+
+
+def test_kwargs_beat_file_beat_env() -> None:
+    env = {"OPENMEM_PROVIDER": "inmemory", "OPENMEM_NAMESPACE": "env", "OPENMEM_APP": "env-app"}
+    file = {"namespace": "file", "embedder_dim": 64}
+    resolved = resolve_config(kwargs={"namespace": "kw"}, file=file, env=env)
+    assert resolved.provider_name == "inmemory"
+    assert resolved.settings.namespace == "kw"
+    assert resolved.settings.app == "env-app"
+    assert resolved.provider_options.embedder_dim == 64  # type: ignore[attr-defined]
+
+
+def test_environment_values_are_coerced_to_option_types() -> None:
+    env = {"OPENMEM_PROVIDER": "inmemory", "OPENMEM_EMBEDDER_DIM": "32"}
+    assert resolve_config(env=env).provider_options.embedder_dim == 32  # type: ignore[attr-defined]
+
+
+def test_unrelated_openmem_variables_are_ignored() -> None:
+    env = {"OPENMEM_PROVIDER": "inmemory", "OPENMEM_REQUIRE_PG": "1"}
+    assert resolve_config(env=env).provider_name == "inmemory"
+
+
+def test_unknown_options_name_the_valid_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"valid options: .*embedder_dim"):
+        AsyncMemory(provider="inmemory", colour="red")
+
+
+def test_invalid_option_values_name_the_option() -> None:
+    with pytest.raises(ConfigurationError, match="embedder_dim"):
+        AsyncMemory(provider="inmemory", embedder_dim="many")
+
+
+def test_unknown_provider_lists_the_installed_ones_and_the_extra() -> None:
+    with pytest.raises(ProviderNotFoundError, match=r"installed: .*inmemory") as caught:
+        AsyncMemory(provider="letta")
+    assert "openmem[letta]" in str(caught.value)
+
+
+def test_toml_file_at_top_level_or_in_an_openmem_table(tmp_path: Path) -> None:
+    flat = tmp_path / "flat.toml"
+    flat.write_text('provider = "inmemory"\nnamespace = "acme"\n')
+    nested = tmp_path / "nested.toml"
+    nested.write_text('[openmem]\nprovider = "inmemory"\nnamespace = "beta"\n')
+    assert AsyncMemory.from_config(flat).namespace == "acme"
+    assert AsyncMemory.from_config(nested).namespace == "beta"
+    assert AsyncMemory.from_config(nested, namespace="override").namespace == "override"
+
+
+def test_a_missing_or_broken_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="not found"):
+        AsyncMemory.from_config(tmp_path / "nope.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("provider = ")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        AsyncMemory.from_config(broken)
+
+
+def test_from_env_reads_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENMEM_PROVIDER", raising=False)
+    monkeypatch.delenv("OPENMEM_NAMESPACE", raising=False)
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("OPENMEM_PROVIDER=inmemory\nOPENMEM_NAMESPACE=from-dotenv\n")
+    mem = AsyncMemory.from_env(dotenv=dotenv)
+    assert mem.namespace == "from-dotenv"
+
+
+def test_secrets_are_never_printed() -> None:
+    resolved = resolve_config(
+        kwargs={"provider": "inmemory", "embedder_api_key": "sk-very-secret"}, env={}
+    )
+    assert "sk-very-secret" not in repr(resolved)
+    assert "sk-very-secret" not in str(resolved.provider_options)
+
+
+def test_a_provider_instance_cannot_be_mixed_with_options() -> None:
+    from openmem.inmemory import InMemoryProvider
+
+    with pytest.raises(ConfigurationError, match="provider instance"):
+        AsyncMemory(provider=InMemoryProvider(), embedder_dim=8)
