@@ -1,0 +1,166 @@
+"""Versioned schema migrations, applied under an advisory lock.
+
+Every migration runs once, in order, inside one transaction that holds a transaction-level
+advisory lock, so two processes starting at once serialise instead of racing (the second
+finds the work done). Applied versions are recorded in ``<schema>.migrations``.
+
+Every table leads with ``namespace``, so the schema can be distributed by it (Citus).
+The HNSW index is per embedding model: a partial expression index
+``((embedding::vector(d)) vector_cosine_ops) WHERE embedding_model = '<model>'``, created
+when a provider first opens with that model, so vectors of two models never share a graph
+and the table itself can hold vectors of any size while ``openmem reembed`` migrates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import asyncpg
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "ensure_vector_index", "sql_literal"]
+
+# One lock for every openmem schema in the database: migrations are rare and CREATE EXTENSION
+# is database-wide, so serialising them all costs nothing and rules out every race.
+_LOCK_KEY = 0x6F70656E6D656D  # "openmem"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema version: SQL with ``{schema}`` and ``{ts_config}`` placeholders."""
+
+    version: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "memories and audit",
+        """
+CREATE TABLE {schema}.memories (
+    namespace        text NOT NULL,
+    id               text NOT NULL,
+    user_id          text NOT NULL,
+    agent_id         text,
+    session_id       text,
+    scope            text,
+    tags             text[] NOT NULL DEFAULT '{{}}',
+    source           jsonb,
+    metadata         jsonb NOT NULL DEFAULT '{{}}',
+    extensions       jsonb NOT NULL DEFAULT '{{}}',
+    confidence       double precision,
+    valid_from       timestamptz,
+    valid_to         timestamptz,
+    supersedes       text[] NOT NULL DEFAULT '{{}}',
+    status           text NOT NULL DEFAULT 'done',
+    content          text NOT NULL,
+    content_tsv      tsvector GENERATED ALWAYS AS (to_tsvector('{ts_config}', content)) STORED,
+    embedding        vector NOT NULL,
+    embedding_model  text NOT NULL,
+    idempotency_key  text,
+    version          integer NOT NULL DEFAULT 1,
+    created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at       timestamptz,
+    PRIMARY KEY (namespace, id),
+    CONSTRAINT memories_idempotency UNIQUE (namespace, user_id, idempotency_key)
+);
+CREATE INDEX memories_user_created
+    ON {schema}.memories (namespace, user_id, created_at DESC, id DESC);
+CREATE INDEX memories_tsv ON {schema}.memories USING gin (content_tsv);
+CREATE INDEX memories_tags ON {schema}.memories USING gin (tags);
+CREATE INDEX memories_metadata ON {schema}.memories USING gin (metadata jsonb_path_ops);
+CREATE INDEX memories_superseding
+    ON {schema}.memories (namespace, user_id) WHERE supersedes <> '{{}}';
+CREATE INDEX memories_embedding_model ON {schema}.memories (embedding_model);
+
+CREATE TABLE {schema}.audit (
+    namespace   text NOT NULL,
+    id          text NOT NULL,
+    user_id     text NOT NULL,
+    ts          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    action      text NOT NULL,
+    memory_id   text,
+    scope       text,
+    app         text,
+    request_id  text,
+    details     jsonb NOT NULL DEFAULT '{{}}',
+    PRIMARY KEY (namespace, id)
+);
+CREATE INDEX audit_user_ts ON {schema}.audit (namespace, user_id, ts DESC, id DESC);
+
+CREATE FUNCTION {schema}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the openmem audit log is append-only';
+END;
+$$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {schema}.audit
+    FOR EACH ROW EXECUTE FUNCTION {schema}.audit_append_only();
+""",
+    ),
+)
+
+
+def sql_literal(value: str) -> str:
+    """A SQL string literal (standard_conforming_strings: only quotes need doubling)."""
+    if "\x00" in value:
+        raise ValueError("SQL literals cannot hold NUL")
+    return "'" + value.replace("'", "''") + "'"
+
+
+async def apply_migrations(conn: asyncpg.Connection, schema: str, ts_config: str) -> list[int]:
+    """Bring ``schema`` up to the newest version; returns the versions applied now."""
+    applied: list[int] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {schema}.migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {schema}.migrations")}
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            await conn.execute(migration.sql.format(schema=schema, ts_config=ts_config))
+            await conn.execute(
+                f"INSERT INTO {schema}.migrations (version, name) VALUES ($1, $2)",
+                migration.version,
+                migration.name,
+            )
+            applied.append(migration.version)
+    return applied
+
+
+def vector_index_name(model: str, dim: int, index_type: str) -> str:
+    """The name of the HNSW index of one embedding model (stable, at most 63 bytes)."""
+    digest = hashlib.sha1(f"{model}|{dim}|{index_type}".encode()).hexdigest()[:16]
+    return f"memories_hnsw_{digest}"
+
+
+async def ensure_vector_index(
+    conn: asyncpg.Connection,
+    schema: str,
+    *,
+    model: str,
+    dim: int,
+    index_type: str,
+    m: int,
+    ef_construction: int,
+) -> None:
+    """Create the partial HNSW index of ``model`` unless it exists (under the lock)."""
+    name = vector_index_name(model, dim, index_type)
+    exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{schema}.{name}")
+    if exists:
+        return
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+        await conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {schema}.memories USING hnsw "
+            f"((embedding::{index_type}({dim})) {index_type}_cosine_ops) "
+            f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
+            f"WHERE embedding_model = {sql_literal(model)}"
+        )

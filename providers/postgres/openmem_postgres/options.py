@@ -1,0 +1,81 @@
+"""The settings of the Postgres provider: connection, pool, timeouts, index and embedder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from openmem.embedders import EmbedderOptions
+from openmem.models import DEFAULT_MAX_CONTENT_LENGTH, SearchMode
+
+__all__ = ["PostgresOptions"]
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class PostgresOptions(EmbedderOptions):
+    """Options of ``PostgresProvider``; every one can come from ``OPENMEM_<NAME>``.
+
+    With neither ``url`` nor ``dsn``, the provider starts (or reuses) an embedded PostgreSQL
+    with pgvector in ``data_dir`` (default: the user data dir, ``OPENMEM_DATA_DIR`` overrides).
+    """
+
+    url: SecretStr | None = None
+    """``postgresql://user:password@host:5432/db``; a secret because it may hold a password."""
+    dsn: SecretStr | None = None
+    """Alias of ``url`` (give one of the two)."""
+    data_dir: Path | None = None
+    """Where the embedded server keeps its data (``<data_dir>/postgres``)."""
+    db_schema: str = "openmem"
+    """The PostgreSQL schema holding the tables (``memories``, ``audit``, ``migrations``)."""
+
+    pool_min_size: int = Field(default=1, ge=0, le=1000)
+    pool_max_size: int = Field(default=10, ge=1, le=1000)
+    acquire_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for a pooled connection before ``ProviderSaturatedError``."""
+    command_timeout: float = Field(default=30.0, gt=0)
+    """Client-side bound of one statement, in seconds."""
+    statement_timeout: float = Field(default=30.0, gt=0)
+    """Server-side bound of one statement (``statement_timeout``), the cancellation backstop."""
+    release_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a background release may take before the connection is terminated."""
+    connect_timeout: float = Field(default=30.0, gt=0)
+
+    vector_index: Literal["vector", "halfvec"] = "vector"
+    """HNSW index precision; ``halfvec`` halves index memory (the table keeps float4)."""
+    hnsw_m: int = Field(default=16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
+    hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+    iterative_scan: Literal["relaxed_order", "strict_order"] = "relaxed_order"
+    """pgvector iterative index scans, so a user filter never empties an ANN result."""
+    text_search_config: Literal["english", "simple"] = "english"
+    """Text search configuration of the keyword index (fixed when the schema is created)."""
+
+    default_search_mode: SearchMode = "semantic"
+    max_content_length: int = Field(default=DEFAULT_MAX_CONTENT_LENGTH, ge=1, le=1_000_000)
+    max_batch_size: int = Field(default=100, ge=1, le=10_000)
+    audit_reads: bool = True
+    """Write an audit row for reads (get, list, search, context) too, not only writes."""
+
+    @field_validator("db_schema")
+    @classmethod
+    def _schema_name(cls, value: str) -> str:
+        if not _SCHEMA_NAME.fullmatch(value):
+            raise ValueError("db_schema must be a lowercase SQL identifier")
+        return value
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Self:
+        if self.url is not None and self.dsn is not None:
+            raise ValueError("give url or dsn, not both")
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("pool_min_size must not exceed pool_max_size")
+        return self
+
+    def connection_url(self) -> str | None:
+        """The configured DSN, or None for the embedded server."""
+        secret = self.url or self.dsn
+        return secret.get_secret_value() if secret is not None else None

@@ -1,0 +1,284 @@
+"""The SQL of every verb, built once per provider (schema, model and dimension are fixed).
+
+Each write and its audit row are one statement (data-modifying CTEs), so they commit
+together or not at all, and a cancelled statement leaves nothing behind. A read and its
+audit row are one statement too: one round trip per verb.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from openmem.models import SearchMode
+from openmem.scopes import scope_regex
+from openmem_postgres.migrations import sql_literal
+from openmem_postgres.rows import RECORD_COLUMNS
+
+__all__ = ["Params", "Statements"]
+
+_AUDIT_INSERT = (
+    "INSERT INTO {s}.audit (namespace, id, user_id, action, memory_id, scope, app, request_id,"
+    " details)"
+)
+RRF_K = 60
+"""Reciprocal-rank fusion constant (the usual 60); scores are divided by the best possible."""
+
+
+@dataclass
+class Params:
+    """Positional parameters collected while a statement is assembled."""
+
+    values: list[Any] = field(default_factory=list)
+
+    def __call__(self, value: Any) -> str:
+        """Bind ``value`` and return its placeholder (``$n``)."""
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+class Statements:
+    """SQL text for one schema, embedding model and dimension."""
+
+    def __init__(
+        self, *, schema: str, model: str, dim: int, index_type: str, ts_config: str
+    ) -> None:
+        self.schema = schema
+        self.model_literal = sql_literal(model)
+        self.ts_config = sql_literal(ts_config)
+        # The same expression as the partial HNSW index, so the planner can use it.
+        self.vector_expr = f"embedding::{index_type}({dim})"
+        self.query_cast = f"::{index_type}({dim})"
+        s = schema
+        audit = _AUDIT_INSERT.format(s=s)
+        record_cols = RECORD_COLUMNS
+
+        self.add = f"""
+WITH ins AS (
+    INSERT INTO {s}.memories (namespace, id, user_id, agent_id, session_id, scope, tags, source,
+        metadata, extensions, confidence, valid_from, valid_to, supersedes, content, embedding,
+        embedding_model, idempotency_key)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+        {self.model_literal}, $17)
+    ON CONFLICT ON CONSTRAINT memories_idempotency DO NOTHING
+    RETURNING {record_cols}
+), aud AS (
+    {audit} SELECT $1, $18, $3, 'add', ins.id, ins.scope, $19, $20, '{{}}'::jsonb FROM ins
+)
+SELECT {record_cols} FROM ins"""
+
+        self.by_idempotency_keys = f"""
+SELECT {record_cols}, idempotency_key, content AS stored_content FROM {s}.memories
+WHERE namespace = $1 AND user_id = $2 AND idempotency_key = ANY($3::text[])"""
+
+        self.add_many = f"""
+WITH input AS (
+    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
+        $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::float8[], $12::timestamptz[],
+        $13::timestamptz[], $14::jsonb[], $15::text[], $16::vector[], $17::text[], $18::text[])
+    WITH ORDINALITY AS i(id, agent_id, session_id, scope, tags, source, metadata, extensions,
+        confidence, valid_from, valid_to, supersedes, content, embedding, idempotency_key,
+        audit_id, ord)
+), ins AS (
+    INSERT INTO {s}.memories (namespace, id, user_id, agent_id, session_id, scope, tags, source,
+        metadata, extensions, confidence, valid_from, valid_to, supersedes, content, embedding,
+        embedding_model, idempotency_key)
+    SELECT $1, i.id, $2, i.agent_id, i.session_id, i.scope,
+        ARRAY(SELECT jsonb_array_elements_text(i.tags)), i.source, i.metadata, i.extensions,
+        i.confidence, i.valid_from, i.valid_to,
+        ARRAY(SELECT jsonb_array_elements_text(i.supersedes)), i.content, i.embedding,
+        {self.model_literal}, i.idempotency_key
+    FROM input i ORDER BY i.ord
+    ON CONFLICT ON CONSTRAINT memories_idempotency DO NOTHING
+    RETURNING {record_cols}
+), aud AS (
+    {audit} SELECT $1, i.audit_id, $2, 'add', ins.id, ins.scope, $19, $20, '{{}}'::jsonb
+    FROM ins JOIN input i ON i.id = ins.id
+)
+SELECT {record_cols} FROM ins"""
+
+        self.get_for_update = f"""
+SELECT {record_cols}, version FROM {s}.memories
+WHERE namespace = $1 AND user_id = $2 AND id = $3"""
+
+        self.update = f"""
+WITH upd AS (
+    UPDATE {s}.memories SET
+        content = $4,
+        embedding = coalesce($5::vector, embedding),
+        embedding_model = CASE WHEN $5::vector IS NULL THEN embedding_model
+                               ELSE {self.model_literal} END,
+        scope = $6, tags = $7, source = $8, metadata = $9, extensions = $10,
+        confidence = $11, valid_from = $12, valid_to = $13, supersedes = $14,
+        agent_id = $15, session_id = $16,
+        version = version + 1, updated_at = clock_timestamp()
+    WHERE namespace = $1 AND user_id = $2 AND id = $3 AND version = $17
+    RETURNING {record_cols}
+), aud AS (
+    {audit} SELECT $1, $18, $2, 'update', upd.id, upd.scope, $19, $20, $21::jsonb FROM upd
+)
+SELECT {record_cols} FROM upd"""
+
+        self.delete = f"""
+WITH del AS (
+    DELETE FROM {s}.memories WHERE namespace = $1 AND user_id = $2 AND id = $3
+    RETURNING id, scope
+), aud AS (
+    {audit} SELECT $1, $4, $2, 'delete', del.id, del.scope, $5, $6, '{{}}'::jsonb FROM del
+)
+SELECT id FROM del"""
+
+        self.forget_user = f"""
+WITH del AS (
+    DELETE FROM {s}.memories WHERE namespace = $1 AND user_id = $2 RETURNING 1
+), aud AS (
+    {audit} SELECT $1, $3, $2, 'forget_user', NULL, NULL, $4, $5,
+        jsonb_build_object('deleted', (SELECT count(*) FROM del))
+)
+SELECT count(*) FROM del"""
+
+        self.get = self._read_one(audited=True)
+        self.get_unaudited = self._read_one(audited=False)
+
+    def _read_one(self, *, audited: bool) -> str:
+        s = self.schema
+        select = (
+            f"SELECT {RECORD_COLUMNS} FROM {s}.memories"
+            " WHERE namespace = $1 AND user_id = $2 AND id = $3"
+        )
+        if not audited:
+            return select
+        audit = _AUDIT_INSERT.format(s=s)
+        return f"""
+WITH m AS ({select}), aud AS (
+    {audit} SELECT $1, $4, $2, 'get', m.id, m.scope, $5, $6, '{{}}'::jsonb FROM m
+)
+SELECT {RECORD_COLUMNS} FROM m"""
+
+    # -- dynamic statements ------------------------------------------------------------
+
+    def filters(
+        self,
+        p: Params,
+        *,
+        scope: str | None,
+        tags: list[str],
+        metadata: dict[str, Any] | None = None,
+        active_only: bool = False,
+        alias: str = "",
+    ) -> str:
+        """``AND ...`` conditions for the scope, tag, metadata and validity filters."""
+        a = f"{alias}." if alias else ""
+        parts: list[str] = []
+        if scope is not None:
+            parts.append(f"{a}scope ~ {p(scope_regex(scope))}")
+        if tags:
+            parts.append(f"{a}tags @> {p(list(tags))}::text[]")
+        if metadata:
+            parts.append(f"{a}metadata @> {p(metadata)}::jsonb")
+        if active_only:
+            parts.append(
+                f"({a}valid_from IS NULL OR {a}valid_from <= now())"
+                f" AND ({a}valid_to IS NULL OR {a}valid_to > now())"
+                f" AND {a}id NOT IN (SELECT id FROM sup)"
+            )
+        return "".join(f" AND {part}" for part in parts)
+
+    def superseded_cte(self) -> str:
+        """``sup``: ids the caller's memories supersede (``$1`` namespace, ``$2`` user)."""
+        return (
+            f"sup AS (SELECT DISTINCT unnest(supersedes) AS id FROM {self.schema}.memories"
+            " WHERE namespace = $1 AND user_id = $2 AND supersedes <> '{}')"
+        )
+
+    def search(
+        self,
+        p: Params,
+        *,
+        mode: SearchMode,
+        vector_param: str | None,
+        text_param: str | None,
+        filters: str,
+        active_only: bool,
+        limit: str,
+        depth: str,
+        min_score: str,
+        audit: str | None,
+    ) -> str:
+        """One statement: candidates, scores in [0, 1], ``min_score``, and the audit row.
+
+        ``audit`` is the ``INSERT ... SELECT`` of the audit row (it may read ``hits``), or
+        None when reads are not audited.
+        """
+        s = self.schema
+        ctes: list[str] = []
+        if active_only:
+            ctes.append(self.superseded_cte())
+        base = f"namespace = $1 AND user_id = $2{filters}"
+        vec = f"{self.vector_expr} <=> {vector_param}{self.query_cast}"
+        tsq = (
+            f"(SELECT replace(plainto_tsquery({self.ts_config}, {text_param})::text,"
+            " ' & ', ' | ')::tsquery AS tsq) q"
+        )
+        if mode == "semantic":
+            ctes.append(
+                f"cand AS MATERIALIZED (SELECT {RECORD_COLUMNS}, ({vec}) AS dist"
+                f" FROM {s}.memories WHERE {base} AND embedding_model = {self.model_literal}"
+                f" ORDER BY {vec} LIMIT {depth})"
+            )
+            ctes.append(
+                "hits AS (SELECT * FROM (SELECT cand.*,"
+                " greatest(0.0, least(1.0, 1.0 - dist))::float8 AS score FROM cand) c"
+                f" WHERE score >= {min_score} ORDER BY dist + 0, id LIMIT {limit})"
+            )
+        elif mode == "keyword":
+            ctes.append(
+                f"cand AS MATERIALIZED (SELECT {RECORD_COLUMNS},"
+                " ts_rank_cd(content_tsv, q.tsq, 32)::float8 AS score"
+                f" FROM {s}.memories, {tsq} WHERE {base} AND content_tsv @@ q.tsq"
+                f" ORDER BY score DESC, id LIMIT {depth})"
+            )
+            ctes.append(
+                f"hits AS (SELECT * FROM cand WHERE score >= {min_score}"
+                f" ORDER BY score DESC, id LIMIT {limit})"
+            )
+        else:
+            ctes.append(
+                "sem AS MATERIALIZED (SELECT id, row_number() OVER (ORDER BY dist + 0, id) AS r"
+                f" FROM (SELECT id, ({vec}) AS dist FROM {s}.memories"
+                f" WHERE {base} AND embedding_model = {self.model_literal}"
+                f" ORDER BY {vec} LIMIT {depth}) v)"
+            )
+            ctes.append(
+                "kw AS MATERIALIZED (SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r"
+                f" FROM (SELECT id, ts_rank_cd(content_tsv, q.tsq, 32) AS rank"
+                f" FROM {s}.memories, {tsq} WHERE {base} AND content_tsv @@ q.tsq"
+                f" ORDER BY rank DESC, id LIMIT {depth}) k)"
+            )
+            best = 2.0 / (RRF_K + 1)
+            ctes.append(
+                "fused AS (SELECT id, least(1.0, (coalesce(1.0 / ("
+                f"{RRF_K} + sem.r), 0) + coalesce(1.0 / ({RRF_K} + kw.r), 0)) / {best!r})"
+                "::float8 AS score FROM sem FULL JOIN kw USING (id))"
+            )
+            ctes.append(
+                f"hits AS (SELECT m.{RECORD_COLUMNS.replace(', ', ', m.')}, f.score"
+                f" FROM fused f JOIN {s}.memories m"
+                " ON m.namespace = $1 AND m.user_id = $2 AND m.id = f.id"
+                f" WHERE f.score >= {min_score} ORDER BY f.score DESC, m.id LIMIT {limit})"
+            )
+        if audit is not None:
+            ctes.append(f"aud AS ({audit})")
+        return (
+            "WITH "
+            + ",\n".join(ctes)
+            + f"\nSELECT {RECORD_COLUMNS}, score FROM hits ORDER BY score DESC, id"
+        )
+
+    def audit_row(self, p: Params, *, action: str, details: str, **values: Any) -> str:
+        """``INSERT INTO audit ... SELECT`` for one read (``details`` is a SQL expression)."""
+        audit = _AUDIT_INSERT.format(s=self.schema)
+        return (
+            f"{audit} SELECT $1, {p(values['audit_id'])}, $2, {p(action)}, NULL,"
+            f" {p(values['scope'])}, {p(values['app'])}, {p(values['request_id'])}, {details}"
+        )

@@ -1,0 +1,138 @@
+"""Between asyncpg rows and openmem models: records, audit entries, cursors, vector codec."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import struct
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+
+import asyncpg
+
+from openmem.errors import InvalidRequestError
+from openmem.models import AuditEntry, MemoryRecord, MemorySource
+
+__all__ = [
+    "RECORD_COLUMNS",
+    "audit_from_row",
+    "decode_cursor",
+    "encode_cursor",
+    "encode_vector",
+    "init_connection",
+    "record_from_row",
+]
+
+RECORD_COLUMNS = (
+    "id, user_id, agent_id, session_id, scope, tags, source, metadata, extensions, "
+    "confidence, valid_from, valid_to, supersedes, status, content, embedding_model, "
+    "created_at, updated_at"
+)
+"""The columns every query returns for a record, in the order ``record_from_row`` reads."""
+
+_CURSOR_PREFIX = "c1."
+
+
+def record_from_row(row: asyncpg.Record) -> MemoryRecord:
+    """A ``MemoryRecord`` from a row of ``RECORD_COLUMNS``.
+
+    Rows were validated on the way in, so they are not validated again on the way out
+    (``model_construct``): that is most of the cost of turning a row into a model.
+    """
+    source = row["source"]
+    extensions = row["extensions"] or {}
+    return MemoryRecord.model_construct(
+        id=row["id"],
+        content=row["content"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        scope=row["scope"],
+        tags=list(row["tags"]),
+        source=MemorySource.model_construct(**source) if source is not None else None,
+        confidence=row["confidence"],
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        supersedes=list(row["supersedes"]),
+        embedding_model=row["embedding_model"],
+        status=row["status"],
+        agent_id=row["agent_id"],
+        session_id=row["session_id"],
+        metadata=row["metadata"],
+        **extensions,
+    )
+
+
+def audit_from_row(row: asyncpg.Record) -> AuditEntry:
+    """An ``AuditEntry`` from a row of the audit table."""
+    return AuditEntry.model_construct(
+        id=row["id"],
+        timestamp=row["ts"],
+        user_id=row["user_id"],
+        action=row["action"],
+        memory_id=row["memory_id"],
+        scope=row["scope"],
+        app=row["app"],
+        request_id=row["request_id"],
+        details=row["details"],
+    )
+
+
+def encode_cursor(created_at: datetime, memory_id: str) -> str:
+    """An opaque keyset cursor: the position after (``created_at``, ``memory_id``)."""
+    raw = json.dumps([created_at.isoformat(), memory_id], separators=(",", ":")).encode()
+    return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor points after; ``InvalidRequestError`` for anything malformed."""
+    try:
+        if not cursor.startswith(_CURSOR_PREFIX):
+            raise ValueError("unknown cursor version")
+        body = cursor[len(_CURSOR_PREFIX) :]
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        stamp, memory_id = json.loads(raw)
+        created_at = datetime.fromisoformat(stamp)
+        if not isinstance(memory_id, str) or created_at.tzinfo is None:
+            raise ValueError("bad cursor fields")
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidRequestError("cursor is malformed", field="cursor") from exc
+    return created_at, memory_id
+
+
+@lru_cache(maxsize=8)
+def _vector_struct(dim: int) -> struct.Struct:
+    return struct.Struct(f">HH{dim}f")
+
+
+def encode_vector(vector: Sequence[float] | bytes) -> bytes:
+    """pgvector's binary format: dimensions (uint16), unused (uint16), float4 values.
+
+    Bytes pass through: arrays of vectors are bound pre-encoded, because asyncpg would
+    read a list of lists as a two-dimensional array.
+    """
+    if isinstance(vector, bytes):
+        return vector
+    dim = len(vector)
+    return _vector_struct(dim).pack(dim, 0, *vector)
+
+
+def _decode_vector(data: bytes) -> list[float]:
+    dim = struct.unpack_from(">H", data)[0]
+    return list(_vector_struct(dim).unpack(data)[2:])
+
+
+async def init_connection(conn: asyncpg.Connection, vector_schema: str) -> None:
+    """Per-connection codecs: jsonb as Python objects, pgvector ``vector`` in binary."""
+    await conn.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+    )
+    await conn.set_type_codec(
+        "vector",
+        encoder=encode_vector,
+        decoder=_decode_vector,
+        schema=vector_schema,
+        format="binary",
+    )

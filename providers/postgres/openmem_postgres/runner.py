@@ -1,0 +1,138 @@
+"""Running statements on pooled connections so that cancellation never makes the caller wait.
+
+``PooledRunner.run(op)`` acquires a connection, awaits ``op(conn)`` and hands the release to
+a background task owned by the runner, whatever the outcome. On cancellation asyncpg has
+already sent the server a CancelRequest (on a new connection) and raised ``CancelledError``
+at once; the release task then waits for the server's acknowledgement, rolls back any open
+transaction and returns the connection to the pool, or terminates it if that fails within
+``release_timeout``. The caller sees ``CancelledError`` after one loop iteration instead of
+after a round trip. ``aclose()`` waits (bounded) for the pending releases.
+
+Driver errors are mapped here, at the boundary, to the typed errors of ``openmem.errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeAlias, TypeVar
+
+import asyncpg
+import asyncpg.exceptions as pgerr
+from asyncpg.pool import PoolConnectionProxy
+
+from openmem.errors import (
+    ConflictError,
+    InvalidRequestError,
+    OMPError,
+    ProviderError,
+    ProviderSaturatedError,
+    ProviderUnavailableError,
+)
+
+__all__ = ["Connection", "PooledRunner", "map_driver_errors"]
+
+T = TypeVar("T")
+Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+"""A pooled connection as ``PooledRunner.run`` hands it to an operation."""
+_log = logging.getLogger("openmem_postgres")
+PROVIDER = "postgres"
+
+
+class PooledRunner:
+    """Pool access with background release; see the module docstring."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, acquire_timeout: float, release_timeout: float
+    ) -> None:
+        self.pool = pool
+        self._acquire_timeout = acquire_timeout
+        self._release_timeout = release_timeout
+        self._releases: set[asyncio.Task[None]] = set()
+
+    @property
+    def pending_releases(self) -> int:
+        """Connections whose release is still under way (0 when the pool is at rest)."""
+        return len(self._releases)
+
+    async def run(self, op: Callable[[Connection], Awaitable[T]]) -> T:
+        """``op`` on a pooled connection, with driver errors mapped to openmem errors."""
+        with map_driver_errors():
+            try:
+                conn = await self.pool.acquire(timeout=self._acquire_timeout)
+            except TimeoutError as exc:
+                raise ProviderSaturatedError(
+                    f"no database connection free within {self._acquire_timeout:g} s",
+                    provider=PROVIDER,
+                ) from exc
+            try:
+                return await op(conn)
+            finally:
+                self._release_later(conn)
+
+    def _release_later(self, conn: Connection) -> None:
+        task = asyncio.get_running_loop().create_task(self._release(conn))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _release(self, conn: Connection) -> None:
+        try:
+            await self.pool.release(conn, timeout=self._release_timeout)
+        except BaseException as exc:  # the pool terminated it already; only report
+            _log.warning("discarded a database connection after a failed release: %r", exc)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+
+    async def wait_released(self, grace: float) -> None:
+        """Wait until every background release has finished, at most ``grace`` seconds."""
+        pending = list(self._releases)
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+
+    async def aclose(self, grace: float) -> None:
+        """Finish pending releases, then close the pool; terminate it if that overruns."""
+        await self.wait_released(grace)
+        try:
+            await asyncio.wait_for(self.pool.close(), grace)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            self.pool.terminate()
+
+
+@contextlib.contextmanager
+def map_driver_errors() -> Iterator[None]:
+    """Translate asyncpg and socket errors into openmem's typed errors (``from`` chained)."""
+    try:
+        yield
+    except OMPError:
+        raise
+    except (pgerr.CharacterNotInRepertoireError, pgerr.UntranslatableCharacterError) as exc:
+        raise InvalidRequestError(f"text is not valid: {exc}", provider=PROVIDER) from exc
+    except pgerr.DataError as exc:
+        raise InvalidRequestError(f"invalid value: {exc}", provider=PROVIDER) from exc
+    except pgerr.UniqueViolationError as exc:
+        raise ConflictError(f"conflicts with a stored memory: {exc}", provider=PROVIDER) from exc
+    except pgerr.QueryCanceledError as exc:
+        raise ProviderUnavailableError(
+            f"the statement was cancelled by the server (statement_timeout?): {exc}",
+            provider=PROVIDER,
+        ) from exc
+    except TimeoutError as exc:
+        raise ProviderUnavailableError(
+            "the database did not answer within command_timeout", provider=PROVIDER
+        ) from exc
+    except (
+        pgerr.PostgresConnectionError,
+        pgerr.CannotConnectNowError,
+        pgerr.TooManyConnectionsError,
+        pgerr.AdminShutdownError,
+        asyncpg.InterfaceError,
+        ConnectionError,
+        OSError,
+    ) as exc:
+        raise ProviderUnavailableError(
+            f"the database is unavailable: {exc}", provider=PROVIDER
+        ) from exc
+    except asyncpg.PostgresError as exc:
+        raise ProviderError(f"database error: {exc}", provider=PROVIDER) from exc
