@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openmem_mem0 import Mem0Provider
 
 from openmem.models import ListQuery, MemoryInput, SearchQuery
 from openmem.provider import Caller
-from openmem_mem0 import Mem0Provider
 
 ALICE = Caller("ns", "alice")
 WAIT = 20.0

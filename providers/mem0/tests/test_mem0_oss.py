@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from openmem_mem0 import Mem0Provider
 
 from openmem.errors import ConflictError, NotFoundError
 from openmem.models import ListQuery, MemoryInput, MemoryPatch, SearchQuery
 from openmem.provider import Caller
-from openmem_mem0 import Mem0Provider
 
 ALICE = Caller("ns1", "alice")
 BOB = Caller("ns1", "bob")
@@ -53,9 +53,11 @@ async def test_every_field_and_extension_round_trips(provider: Mem0Provider) -> 
     assert got == added
     assert got.scope == "ui/preferences"
     assert got.tags == ["ui", "theme"]
-    assert got.source is not None and got.source.ref == "form-3"
+    assert got.source is not None
+    assert got.source.ref == "form-3"
     assert got.confidence == 0.75
-    assert got.agent_id == "agent-7" and got.session_id == "s-1"
+    assert got.agent_id == "agent-7"
+    assert got.session_id == "s-1"
     assert got.metadata == {"k": 1, "nested": {"a": [1, 2]}}
     assert got.extensions == {"x-mem0": {"note": "kept"}}
     assert got.embedding_model == "openmem-hashing-v1-64"
@@ -120,7 +122,9 @@ async def test_search_leaves_out_expired_and_superseded_memories(provider: Mem0P
     new = await provider.add(ALICE, item("lunch plan new", supersedes=[old.id]))
     hits = await provider.search(ALICE, SearchQuery(query="lunch plan"))
     assert [h.memory.id for h in hits] == [new.id]
-    everything = await provider.search(ALICE, SearchQuery(query="lunch plan", include_inactive=True))
+    everything = await provider.search(
+        ALICE, SearchQuery(query="lunch plan", include_inactive=True)
+    )
     assert len(everything) == 3
 
 
@@ -132,7 +136,8 @@ async def test_update_is_a_merge_patch(provider: Mem0Provider) -> None:
     assert updated.content == "v2"
     assert updated.tags == ["a"]
     assert updated.metadata == {"keep": 1, "new": 3}
-    assert updated.updated_at is not None and updated.updated_at >= added.created_at
+    assert updated.updated_at is not None
+    assert updated.updated_at >= added.created_at
     assert await provider.get(ALICE, added.id) == updated
     hits = await provider.search(ALICE, SearchQuery(query="v2"))
     assert hits[0].memory.id == added.id
