@@ -180,7 +180,7 @@ class KeyStore:
         self._keys = {key.key_id: key for key in data.keys}
         self._mtime = mtime
 
-    def keys(self) -> list[ApiKey]:
+    def records(self) -> list[ApiKey]:
         """Every stored key, revoked ones included, oldest first."""
         with self._lock:
             self._reload(force=True)
@@ -188,7 +188,7 @@ class KeyStore:
 
     def has_active_keys(self) -> bool:
         """Whether at least one key can authenticate."""
-        return any(key.active for key in self.keys())
+        return any(key.active for key in self.records())
 
     def verify(self, key: str) -> ApiKey | None:
         """The active record for ``key``, or None when unknown, malformed or revoked."""

@@ -49,9 +49,7 @@ router = APIRouter()
 
 UserQuery = Annotated[
     str | None,
-    Query(
-        min_length=1, max_length=256, description="The user; or send the X-User-Id header."
-    ),
+    Query(min_length=1, max_length=256, description="The user; or send the X-User-Id header."),
 ]
 UserHeader = Annotated[
     str | None,

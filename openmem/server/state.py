@@ -17,7 +17,7 @@ from openmem.server.keys import KeyStore
 from openmem.server.metrics import ServerMetrics
 from openmem.server.settings import ServerSettings
 
-__all__ = ["NAMESPACE_HEADER", "APP_HEADER", "Call", "CallDep", "ServerState", "server_state"]
+__all__ = ["APP_HEADER", "NAMESPACE_HEADER", "Call", "CallDep", "ServerState", "server_state"]
 
 NAMESPACE_HEADER = "X-OMP-Namespace"
 APP_HEADER = "X-OMP-App"

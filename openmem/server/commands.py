@@ -1,0 +1,250 @@
+"""``openmem serve`` and ``openmem keys``: the server's command line.
+
+Both are click commands registered under the entry point group ``openmem.commands``.
+Options resolve flags > ``--config`` file > ``OPENMEM_SERVER_*`` / ``OPENMEM_*`` environment
+> defaults, exactly like the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from openmem.errors import ConfigurationError
+from openmem.server.keys import VERB_GROUPS, KeyStore
+from openmem.server.settings import ServerSettings, load_server_settings
+
+__all__ = ["keys", "serve"]
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--option")
+        options[name.strip().replace("-", "_")] = value
+    return options
+
+
+@click.command()
+@click.option("--provider", help="Provider name (default: OPENMEM_PROVIDER, else postgres).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file: provider options at top level or [openmem], server options in [server].",
+)
+@click.option("--host", help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8080; 0 picks a free one).")
+@click.option(
+    "--no-auth",
+    "no_auth",
+    is_flag=True,
+    default=None,
+    help="Serve without API keys; only allowed on a loopback host.",
+)
+@click.option(
+    "--keys-path", type=click.Path(dir_okay=False, path_type=Path), help="The key store file."
+)
+@click.option("--max-body-bytes", type=int, help="Largest request body (default 1 MiB).")
+@click.option("--namespace", help="Namespace of requests when auth is off (default 'default').")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--graceful-timeout", type=float, help="Seconds in-flight requests get on shutdown.")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A provider option, e.g. -o url=postgresql://... (repeatable).",
+)
+def serve(
+    provider: str | None,
+    config_file: Path | None,
+    host: str | None,
+    port: int | None,
+    no_auth: bool | None,
+    keys_path: Path | None,
+    max_body_bytes: int | None,
+    namespace: str | None,
+    log_level: str | None,
+    graceful_timeout: float | None,
+    options: tuple[str, ...],
+) -> None:
+    """Serve a provider over HTTP as an Open Memory Protocol (OMP 0.1) server."""
+    import uvicorn
+
+    from openmem.server.app import create_app
+
+    flags: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "auth": False if no_auth else None,
+        "keys_path": keys_path,
+        "max_body_bytes": max_body_bytes,
+        "namespace": namespace,
+        "log_level": log_level,
+        "graceful_timeout": graceful_timeout,
+    }
+    try:
+        settings = load_server_settings(flags=flags, file=config_file)
+        settings.check_exposure()
+        provider_options: dict[str, Any] = {"provider": provider, **_parse_options(options)}
+        app = create_app(settings, provider_options=provider_options, config_file=config_file)
+        store = app.state.openmem.key_store
+        if store is not None and not store.has_active_keys():
+            raise ConfigurationError(
+                f"no API keys in {store.path}: create one with "
+                "`openmem keys create --namespace NAME`, or serve on loopback with --no-auth"
+            )
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+    _configure_logging(settings)
+    name = app.state.openmem.provider.name
+    click.echo(
+        f"openmem serve: serving {name!r} at http://{settings.host}:{settings.port} "
+        f"(auth: {'api keys' if settings.auth else 'off'})",
+        err=True,
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,  # ours has no query strings (user ids) and no raw paths
+        timeout_graceful_shutdown=int(settings.graceful_timeout),
+        lifespan="on",
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(1)
+
+
+def _configure_logging(settings: ServerSettings) -> None:
+    logger = logging.getLogger("openmem")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(settings.log_level.upper())
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+def _store(keys_path: Path | None, config_file: Path | None) -> KeyStore:
+    try:
+        settings = load_server_settings(flags={"keys_path": keys_path}, file=config_file)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+    return KeyStore(settings.resolved_keys_path)
+
+
+_keys_path_option = click.option(
+    "--keys-path", type=click.Path(dir_okay=False, path_type=Path), help="The key store file."
+)
+_config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file whose [server] table may set keys_path.",
+)
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and revoke the server's API keys."""
+
+
+@keys.command("create")
+@click.option("--namespace", required=True, help="The tenant this key is bound to.")
+@click.option("--label", help="A name for people, shown by `keys list`.")
+@click.option("--user", "users", multiple=True, help="Restrict to this user (repeatable).")
+@click.option(
+    "--scope", "scopes", multiple=True, help="Restrict to this scope prefix (repeatable)."
+)
+@click.option(
+    "--verbs",
+    help="Comma-separated: " + ", ".join(VERB_GROUPS) + " or single verbs (default: all).",
+)
+@click.option("--app", help="App name recorded in the audit log for this key.")
+@click.option("--json", "as_json", is_flag=True, help="Print the key and its record as JSON.")
+@_keys_path_option
+@_config_option
+def create_key(
+    namespace: str,
+    label: str | None,
+    users: tuple[str, ...],
+    scopes: tuple[str, ...],
+    verbs: str | None,
+    app: str | None,
+    as_json: bool,
+    keys_path: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Create a key; it is printed once and only its hash is stored."""
+    store = _store(keys_path, config_file)
+    try:
+        key, record = store.create(
+            namespace=namespace,
+            label=label,
+            users=users or None,
+            scopes=scopes or None,
+            verbs=verbs.split(",") if verbs else None,
+            app=app,
+        )
+    except (ConfigurationError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        public = record.model_dump(mode="json", exclude={"key_hash"})
+        click.echo(json.dumps({"key": key, **public}))
+        return
+    click.echo(key)
+    click.echo(
+        f"key id {record.key_id} for namespace {record.namespace!r} stored in {store.path}; "
+        "the key is shown only now",
+        err=True,
+    )
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
+@_keys_path_option
+@_config_option
+def list_keys(as_json: bool, keys_path: Path | None, config_file: Path | None) -> None:
+    """List the keys (never the keys themselves, only their ids and restrictions)."""
+    store = _store(keys_path, config_file)
+    for record in store.records():
+        public = record.model_dump(mode="json", exclude={"key_hash"})
+        if as_json:
+            click.echo(json.dumps(public))
+            continue
+        status = "revoked" if record.revoked_at else "active"
+        click.echo(
+            f"{record.key_id}  {status:7}  ns={record.namespace}  "
+            f"label={record.label or '-'}  users={','.join(record.users or ['*'])}  "
+            f"scopes={','.join(record.scopes or ['*'])}  "
+            f"verbs={','.join(record.verbs or ['*'])}  created={record.created_at:%Y-%m-%d}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@_keys_path_option
+@_config_option
+def revoke_key(key_id: str, keys_path: Path | None, config_file: Path | None) -> None:
+    """Revoke a key by its id; a running server refuses it within a second."""
+    store = _store(keys_path, config_file)
+    try:
+        record = store.revoke(key_id)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"revoked {record.key_id}", err=True)
