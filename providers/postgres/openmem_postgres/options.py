@@ -54,7 +54,7 @@ class PostgresOptions(EmbedderOptions):
     text_search_config: Literal["english", "simple"] = "english"
     """Text search configuration of the keyword index (fixed when the schema is created)."""
 
-    default_search_mode: SearchMode = "semantic"
+    default_search_mode: SearchMode = "hybrid"
     max_content_length: int = Field(default=DEFAULT_MAX_CONTENT_LENGTH, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=100, ge=1, le=10_000)
     audit_reads: bool = True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -210,6 +209,15 @@ class PostgresProvider(Provider[PostgresOptions]):
             raise ProviderUnavailableError("the postgres provider is not open", provider=self.name)
         return self._embedder
 
+    @property
+    def foreign_models(self) -> builtins.list[str]:
+        """Embedding models of stored rows other than this provider's (found at open)."""
+        return builtins.list(self._foreign_models)
+
+    def forget_foreign_models(self) -> None:
+        """Forget the mismatch found at open (``reembed_stored`` calls it when done)."""
+        self._foreign_models = []
+
     async def capabilities(self) -> Capabilities:
         """Everything the conformance suite checks: all verbs, search modes, audit, ..."""
         opts = self.options
@@ -366,7 +374,7 @@ class PostgresProvider(Provider[PostgresOptions]):
             current = record_from_row(row)
             updated = patch.apply_to(current, now=current.created_at)
             source = updated.source.model_dump(exclude_none=True) if updated.source else None
-            details = json.dumps({"fields": sorted(changes)})
+            details = {"fields": sorted(changes)}
             new_row = await self._run_fetchrow(
                 sql.update,
                 caller.namespace,
@@ -450,12 +458,13 @@ class PostgresProvider(Provider[PostgresOptions]):
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
         """Newest first; keyset cursor; ``limit + 1`` rows fetched so no page is empty."""
         sql = self.statements
+        _check_limit(query.limit, 500)
         p = Params([caller.namespace, caller.user_id])
         where = sql.filters(p, scope=query.scope, tags=query.tags)
         if query.since is not None:
             where += f" AND created_at >= {p(query.since)}"
         if query.until is not None:
-            where += f" AND created_at <= {p(query.until)}"
+            where += f" AND created_at < {p(query.until)}"
         if query.cursor is not None:
             created_at, last_id = decode_cursor(query.cursor)
             where += f" AND (created_at, id) < ({p(created_at)}, {p(last_id)})"
@@ -534,6 +543,7 @@ class PostgresProvider(Provider[PostgresOptions]):
         action: str,
     ) -> builtins.list[SearchHit]:
         sql = self.statements
+        _check_limit(limit, 100)
         if mode != "keyword" and self._foreign_models:
             raise EmbeddingModelMismatchError(
                 f"stored memories were embedded with {', '.join(self._foreign_models)}, but "
@@ -587,6 +597,7 @@ class PostgresProvider(Provider[PostgresOptions]):
 
     async def audit(self, caller: Caller, query: AuditQuery) -> builtins.list[AuditEntry]:
         """The caller's audit entries, newest first."""
+        _check_limit(query.limit, 1000)
         p = Params([caller.namespace, caller.user_id])
         where = ""
         if query.app is not None:
@@ -638,6 +649,12 @@ class PostgresProvider(Provider[PostgresOptions]):
 
     def _not_found(self, memory_id: str) -> NotFoundError:
         return NotFoundError(f"no memory {memory_id!r} for this user", provider=self.name)
+
+
+def _check_limit(limit: int, maximum: int) -> None:
+    # The request models enforce this already; a provider called directly must too.
+    if not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise InvalidRequestError(f"limit must be between 1 and {maximum}", field="limit")
 
 
 def _source(item: MemoryInput) -> dict[str, Any] | None:

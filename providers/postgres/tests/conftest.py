@@ -1,0 +1,33 @@
+"""Fixtures of the Postgres provider tests: an open provider on the session's database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from openmem.provider import Caller
+from openmem_postgres import PostgresProvider
+
+
+@pytest.fixture
+async def provider(postgres_url: str) -> AsyncIterator[PostgresProvider]:
+    """An open provider (hashing embedder, 256 dimensions) on the shared test database."""
+    prov = PostgresProvider(url=postgres_url, pool_max_size=4)
+    await prov.open()
+    try:
+        yield prov
+    finally:
+        await prov.close()
+
+
+@pytest.fixture
+def caller(pg_namespace: str) -> Caller:
+    """User ``alice`` in this test's own namespace."""
+    return Caller(namespace=pg_namespace, user_id="alice", app="tests")
+
+
+@pytest.fixture
+def other(pg_namespace: str) -> Caller:
+    """User ``bob`` in the same namespace as ``caller``."""
+    return Caller(namespace=pg_namespace, user_id="bob", app="tests")
