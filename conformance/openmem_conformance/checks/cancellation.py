@@ -1,0 +1,304 @@
+"""ROBUSTNESS: cancellation — prompt at random moments, atomic at every await point."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from openmem.errors import NotFoundError
+from openmem.models import AuditEntry, MemoryRecord
+
+from openmem_conformance.await_points import count_await_points, run_cancelled_at
+from openmem_conformance.harness import CheckContext, eventually
+from openmem_conformance.registry import Tier, check
+from openmem_conformance.resources import wait_for_release
+
+SAMPLES_PER_VERB = 24
+MAX_SWEEP_POINTS = 40
+AFTER_CANCEL_TIMEOUT = 5.0
+
+Operation = Callable[[], Coroutine[Any, Any, Any]]
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+async def _usable(ctx: CheckContext, user: str) -> None:
+    record = await ctx.add("written after the cancellations", user_id=user)
+    fetched = await ctx.mem.get(record.id, user_id=user)
+    assert fetched.content == record.content, "the provider is not usable after cancellations"
+    await ctx.mem.search("written after", user)
+    for item in await ctx.list_all(user):  # every listed memory is whole and readable
+        assert (await ctx.mem.get(item.id, user_id=user)).id == item.id
+
+
+async def _close_and_check_leaks(ctx: CheckContext) -> None:
+    await ctx.mem.close()
+    assert ctx.baseline is not None
+    grace = 10.0 if ctx.capabilities.features.cancellation == "thread" else 5.0
+    leaks = await wait_for_release(ctx.baseline, grace=grace)
+    assert not leaks, f"after close, resources outlived the provider: {'; '.join(leaks)}"
+
+
+@check(Tier.ROBUSTNESS, timeout=240)
+async def cancellation_is_prompt_at_random_moments(ctx: CheckContext) -> None:
+    """task.cancel() at random moments: CancelledError within the budget (p99), no leaks.
+
+    Troubleshooting: never shield a backend call or wait for cleanup before re-raising:
+    hand connection release to a background task (asyncpg: the pool resets or terminates
+    it), abandon worker threads (anyio ``abandon_on_cancel=True``) and re-raise at once.
+    Never catch ``CancelledError`` without re-raising it. After close, no thread, socket or
+    task may outlive the provider. The budget is ``budget_ms`` (default 10 ms).
+    """
+    rng = random.Random(ctx.token)
+    user = ctx.user()
+    seeds = await ctx.add_all([f"cancellation seed {i}" for i in range(5)], user_id=user)
+    counter = iter(range(1_000_000))
+    operations: dict[str, Operation] = {
+        "add": lambda: ctx.mem.add(f"cancelled add {next(counter)}", user_id=user),
+        "get": lambda: ctx.mem.get(seeds[0].id, user_id=user),
+        "update": lambda: ctx.mem.update(seeds[1].id, user_id=user, content="updated seed"),
+        "list": lambda: ctx.mem.list(user, limit=10),
+        "search": lambda: ctx.mem.search("cancellation seed", user, limit=5),
+    }
+    if "context" in ctx.capabilities.verbs:
+        operations["context"] = lambda: ctx.mem.context("cancellation seed", user)
+    durations: dict[str, float] = {}
+    for name, operation in operations.items():
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            await operation()
+            timings.append(time.perf_counter() - started)
+        durations[name] = statistics.median(timings)
+
+    latencies: list[float] = []
+    finished_first = 0
+    for name, operation in operations.items():
+        for sample in range(SAMPLES_PER_VERB):
+            task = asyncio.ensure_future(operation())
+            moment = sample % 3
+            if moment == 1:
+                await asyncio.sleep(0)
+            elif moment == 2:
+                await asyncio.sleep(rng.uniform(0.0, max(durations[name] * 1.5, 0.0005)))
+            if task.done():
+                finished_first += 1
+                task.result()
+                continue
+            started = time.perf_counter()
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=AFTER_CANCEL_TIMEOUT)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if not done:
+                raise AssertionError(
+                    f"{name}: still running {AFTER_CANCEL_TIMEOUT:g} s after task.cancel()"
+                )
+            if task.cancelled():
+                latencies.append(elapsed_ms)
+                continue
+            error = task.exception()
+            if error is not None:
+                raise AssertionError(f"{name}: cancelled call raised {error!r}") from error
+            raise AssertionError(
+                f"{name}: swallowed the cancellation and returned {type(task.result()).__name__}"
+            )
+    assert latencies, "no call was in flight when cancelled"
+    worst, p = max(latencies), p99(latencies)
+    ctx.note(
+        cancel_samples=len(latencies),
+        finished_before_cancel=finished_first,
+        cancel_p50_ms=round(statistics.median(latencies), 3),
+        cancel_p99_ms=round(p, 3),
+        cancel_max_ms=round(worst, 3),
+        budget_ms=ctx.budget_ms,
+    )
+    assert p <= ctx.budget_ms, (
+        f"CancelledError arrived {p:.1f} ms (p99 of {len(latencies)}) after task.cancel(); "
+        f"the budget is {ctx.budget_ms:g} ms (max {worst:.1f} ms)"
+    )
+    await _usable(ctx, user)
+    await _close_and_check_leaks(ctx)
+
+
+async def _audit(ctx: CheckContext, user: str) -> list[AuditEntry]:
+    if "audit" not in ctx.capabilities.verbs:
+        return []
+    return await ctx.mem.audit(user, limit=1000)
+
+
+async def _sweep(
+    ctx: CheckContext,
+    verb: str,
+    prepare: Callable[[int], Awaitable[Any]],
+    operation: Callable[[Any, int], Operation],
+    whole: Callable[[Any, int], Awaitable[str | None]],
+) -> dict[str, int]:
+    """Cancel ``verb`` at each await point; ``whole`` returns a problem or None per run."""
+    subject = await prepare(-1)
+    await operation(subject, -1)()  # warm: lazy initialisation is not an await point of the verb
+    subject = await prepare(0)
+    _, points = await count_await_points(operation(subject, 0))
+    chosen = list(range(1, points + 1))
+    if len(chosen) > MAX_SWEEP_POINTS:
+        step = len(chosen) / MAX_SWEEP_POINTS
+        chosen = sorted({chosen[int(i * step)] for i in range(MAX_SWEEP_POINTS)} | {points})
+    outcomes = {"cancelled": 0, "finished": 0}
+    for point in chosen:
+        subject = await prepare(point)
+        outcome, _ = await run_cancelled_at(operation(subject, point), point)
+        assert outcome != "swallowed", (
+            f"{verb}: cancelled at await point {point} of {points}, it returned normally"
+        )
+        outcomes[outcome] += 1
+        problem = await whole(subject, point)
+        assert problem is None, f"{verb}: cancelled at await point {point} of {points}: {problem}"
+    outcomes["points"] = points
+    return outcomes
+
+
+@check(Tier.ROBUSTNESS, requires=("cancellation:native",), timeout=300)
+async def cancellation_at_every_await_point_is_atomic(ctx: CheckContext) -> None:
+    """Cancel add, update, delete and search at each await point: all or nothing, no leaks.
+
+    Troubleshooting: a write and its audit entry go in one transaction, so a cancel at
+    any await point leaves both or neither; two statements in autocommit, or an audit row
+    written after the commit, leave half a write. Release connections even when cancelled
+    (``async with pool.acquire()`` or a background release), never reuse one mid-cancel.
+    The failing await point is named: step through the verb to find which await it is.
+    """
+    audit = "audit" in ctx.capabilities.verbs
+    results: dict[str, dict[str, int]] = {}
+
+    add_user = ctx.user("sweep-add")
+
+    async def add_whole(_: Any, point: int) -> str | None:
+        content = f"sweep add {point}"
+
+        async def state() -> tuple[list[str], set[str], set[str]]:
+            records = await ctx.list_all(add_user)
+            entries = await _audit(ctx, add_user)
+            copies = [r.id for r in records if r.content == content]
+            logged = {e.memory_id for e in entries if e.action == "add" and e.memory_id}
+            return copies, {r.id for r in records}, logged
+
+        def problem(value: tuple[list[str], set[str], set[str]]) -> str | None:
+            copies, live, logged = value
+            if len(copies) > 1:
+                return f"{len(copies)} copies of one add"
+            if audit and set(copies) - logged:
+                return "the memory was stored without its audit entry"
+            if audit and logged - live:
+                return f"audit entries for memories never stored: {sorted(logged - live)}"
+            return None
+
+        return problem(await eventually(state, lambda value: problem(value) is None))
+
+    results["add"] = await _sweep(
+        ctx,
+        "add",
+        prepare=lambda point: _none(),
+        operation=lambda _, point: lambda: ctx.mem.add(f"sweep add {point}", user_id=add_user),
+        whole=add_whole,
+    )
+
+    update_user = ctx.user("sweep-update")
+
+    async def update_prepare(point: int) -> MemoryRecord:
+        return await ctx.add(f"v1 {point}", user_id=update_user, tags=["v1"])
+
+    async def update_whole(record: MemoryRecord, point: int) -> str | None:
+        old = (f"v1 {point}", ["v1"])
+        new = (f"v2 {point}", ["v2"])
+
+        async def state() -> tuple[tuple[str, list[str]], int]:
+            now = await ctx.mem.get(record.id, user_id=update_user)
+            entries = await _audit(ctx, update_user)
+            logged = sum(1 for e in entries if e.action == "update" and e.memory_id == record.id)
+            return (now.content, sorted(now.tags)), logged
+
+        def consistent(value: tuple[tuple[str, list[str]], int]) -> bool:
+            fields, logged = value
+            if fields not in (old, new):
+                return False
+            return not audit or logged == (1 if fields == new else 0)
+
+        fields, logged = await eventually(state, consistent)
+        if fields not in (old, new):
+            return f"half an update: content/tags are {fields}"
+        if audit and logged != (1 if fields == new else 0):
+            return f"memory is {'updated' if fields == new else 'unchanged'} but audit has {logged}"
+        return None
+
+    results["update"] = await _sweep(
+        ctx,
+        "update",
+        prepare=update_prepare,
+        operation=lambda record, point: lambda: ctx.mem.update(
+            record.id, user_id=update_user, content=f"v2 {point}", tags=["v2"]
+        ),
+        whole=update_whole,
+    )
+
+    delete_user = ctx.user("sweep-delete")
+
+    async def delete_prepare(point: int) -> MemoryRecord:
+        return await ctx.add(f"to delete {point}", user_id=delete_user)
+
+    async def delete_whole(record: MemoryRecord, point: int) -> str | None:
+        async def state() -> tuple[bool, int]:
+            try:
+                await ctx.mem.get(record.id, user_id=delete_user)
+                exists = True
+            except NotFoundError:
+                exists = False
+            entries = await _audit(ctx, delete_user)
+            logged = sum(1 for e in entries if e.action == "delete" and e.memory_id == record.id)
+            return exists, logged
+
+        def consistent(value: tuple[bool, int]) -> bool:
+            exists, logged = value
+            return not audit or logged == (0 if exists else 1)
+
+        exists, logged = await eventually(state, consistent)
+        if not consistent((exists, logged)):
+            return f"memory {'exists' if exists else 'is gone'} but audit has {logged} delete(s)"
+        return None
+
+    results["delete"] = await _sweep(
+        ctx,
+        "delete",
+        prepare=delete_prepare,
+        operation=lambda record, point: lambda: ctx.mem.delete(record.id, user_id=delete_user),
+        whole=delete_whole,
+    )
+
+    search_user = ctx.user("sweep-search")
+    await ctx.add_all([f"searchable {i}" for i in range(3)], user_id=search_user)
+
+    async def search_whole(_: Any, point: int) -> str | None:
+        hits = await ctx.mem.search("searchable", search_user)
+        return None if hits else "search returns nothing after a cancelled search"
+
+    results["search"] = await _sweep(
+        ctx,
+        "search",
+        prepare=lambda point: _none(),
+        operation=lambda _, point: lambda: ctx.mem.search("searchable", search_user),
+        whole=search_whole,
+    )
+    ctx.note(sweep=results)
+    await _usable(ctx, ctx.user("after-sweep"))
+    await _close_and_check_leaks(ctx)
+
+
+async def _none() -> None:
+    return None

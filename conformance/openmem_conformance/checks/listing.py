@@ -1,0 +1,162 @@
+"""REQUIRED: list order and pagination, list filters, and the scope grammar."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from openmem.scopes import scope_matches
+
+from openmem_conformance.harness import CheckContext
+from openmem_conformance.registry import Tier, check
+
+SCOPES = [
+    "coding",
+    "coding/python",
+    "coding/python/style",
+    "codingstyle",
+    "writing/style",
+    "writing/style/short",
+    "travel",
+]
+PATTERNS = ["coding", "coding/*", "*/style", "coding/python", "writing", "*", "nomatch"]
+
+
+@check(Tier.REQUIRED)
+async def list_is_newest_first(ctx: CheckContext) -> None:
+    """list() returns memories newest first: created_at descending, then id descending.
+
+    Troubleshooting: order by ``(created_at, id)`` descending in the backend query itself
+    (not after fetching a page), so pages concatenate into one ordered sequence.
+    """
+    user = ctx.user()
+    records = await ctx.add_all([f"memory number {i}" for i in range(6)], user_id=user)
+    listed = await ctx.list_all(user, page_size=50)
+    keys = [(r.created_at, r.id) for r in listed]
+    assert keys == sorted(keys, reverse=True), "list is not ordered newest first"
+    assert {r.id for r in listed} == {r.id for r in records}, "list lost or invented memories"
+    by_time = sorted(records, key=lambda r: (r.created_at, r.id), reverse=True)
+    assert [r.id for r in listed] == [r.id for r in by_time], "list order differs from created_at"
+
+
+@check(Tier.REQUIRED)
+async def list_pagination_is_complete(ctx: CheckContext) -> None:
+    """Paging through list() returns every memory once, with no empty last page.
+
+    Troubleshooting: use a keyset cursor on ``(created_at, id)``; set ``next_cursor`` only
+    when another non-empty page exists (fetch ``limit + 1`` rows to know). A full last page
+    must come back with ``next_cursor=None``.
+    """
+    user = ctx.user()
+    records = await ctx.add_all([f"page item {i}" for i in range(12)], user_id=user)
+    want = {r.id for r in records}
+    for size in (1, 5, 6, 12, 13, 50):
+        pages = []
+        cursor = None
+        for _ in range(len(records) + 2):
+            page = await ctx.mem.list(user, limit=size, cursor=cursor)
+            pages.append(page)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        sizes = [len(p.items) for p in pages]
+        assert pages[-1].next_cursor is None, f"limit={size}: pagination never ended: {sizes}"
+        assert all(sizes), f"limit={size}: an empty page: {sizes}"
+        assert all(s == size for s in sizes[:-1]), f"limit={size}: short page before the end"
+        seen = [r.id for p in pages for r in p.items]
+        assert len(seen) == len(set(seen)), f"limit={size}: a memory appeared twice"
+        assert set(seen) == want, f"limit={size}: {len(want - set(seen))} memories missing"
+        expected_pages = -(-len(records) // size)
+        assert len(pages) == expected_pages, (
+            f"limit={size}: {len(pages)} pages for {len(records)} memories, "
+            f"expected {expected_pages} (an empty last page?)"
+        )
+
+
+@check(Tier.REQUIRED, timeout=120)
+async def list_pagination_is_stable_under_concurrent_inserts(ctx: CheckContext) -> None:
+    """Paging while other tasks insert still returns every earlier memory exactly once.
+
+    Troubleshooting: an offset-based cursor shifts when rows are inserted, repeating or
+    skipping items; a keyset cursor on ``(created_at, id)`` does not. New memories are
+    newer than the cursor, so they may only appear on the first page.
+    """
+    user = ctx.user()
+    records = await ctx.add_all([f"stable item {i}" for i in range(15)], user_id=user)
+    want = {r.id for r in records}
+    stop = asyncio.Event()
+
+    async def writer() -> int:
+        written = 0
+        while not stop.is_set() and written < 40:
+            await ctx.add(f"concurrent insert {written}", user_id=user)
+            written += 1
+            await asyncio.sleep(0)
+        return written
+
+    task = asyncio.create_task(writer())
+    try:
+        seen: list[str] = []
+        cursor = None
+        for _ in range(100):
+            page = await ctx.mem.list(user, limit=4, cursor=cursor)
+            assert page.items or page.next_cursor is None, "an empty page with a next_cursor"
+            seen.extend(r.id for r in page.items)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+            await asyncio.sleep(0)
+    finally:
+        stop.set()
+        written = await task
+    assert len(seen) == len(set(seen)), "a memory appeared twice while others were inserted"
+    missing = want - set(seen)
+    assert not missing, f"{len(missing)} earlier memories were skipped during concurrent inserts"
+    ctx.note(concurrent_inserts=written)
+
+
+@check(Tier.REQUIRED)
+async def list_filters_by_scope_tags_and_time(ctx: CheckContext) -> None:
+    """list() filters by scope, by tags (all must match) and by created_at since/until.
+
+    Troubleshooting: ``tags`` keeps memories carrying every listed tag; ``since`` is
+    inclusive and ``until`` exclusive on ``created_at``; ``scope`` follows the scope grammar
+    (see scope_grammar_is_the_same_on_every_read).
+    """
+    user = ctx.user()
+    a = await ctx.add("alpha", user_id=user, scope="work", tags=["x", "y"])
+    b = await ctx.add("beta", user_id=user, scope="work/mail", tags=["x"])
+    c = await ctx.add("gamma", user_id=user, scope="home", tags=["y"])
+    assert await ctx.ids(user, scope="work") == {a.id, b.id}, "list scope=work"
+    assert await ctx.ids(user, tags=["x"]) == {a.id, b.id}, "list tags=[x]"
+    assert await ctx.ids(user, tags=["x", "y"]) == {a.id}, "list tags=[x, y] (all must match)"
+    assert await ctx.ids(user, since=b.created_at) >= {b.id, c.id}, "list since is inclusive"
+    assert a.id not in await ctx.ids(user, since=a.created_at + timedelta(microseconds=1))
+    assert await ctx.ids(user, until=a.created_at) == set(), "list until is exclusive"
+    later = c.created_at + timedelta(seconds=1)
+    assert await ctx.ids(user, until=later) == {a.id, b.id, c.id}, "list until"
+
+
+@check(Tier.REQUIRED)
+async def scope_grammar_is_the_same_on_every_read(ctx: CheckContext) -> None:
+    """list and search apply scope filters exactly as openmem.scopes.scope_matches does.
+
+    Troubleshooting: a filter ``coding`` matches ``coding`` and ``coding/...`` but never
+    ``codingstyle``; ``*`` matches one segment; a memory without scope matches no filter.
+    Translate filters with ``openmem.scopes.scope_regex`` rather than ``LIKE 'coding%'``.
+    """
+    user = ctx.user()
+    records = {}
+    for scope in SCOPES:
+        records[scope] = await ctx.add(f"note about scope topic {scope}", user_id=user, scope=scope)
+    unscoped = await ctx.add("note about scope topic none", user_id=user)
+    for pattern in PATTERNS:
+        want = {r.id for s, r in records.items() if scope_matches(pattern, s)}
+        assert await ctx.ids(user, scope=pattern) == want, f"list scope={pattern!r}"
+        hits = await ctx.mem.search("note about scope topic", user, scope=pattern, limit=20)
+        got = {h.memory.id for h in hits}
+        assert got <= want, f"search scope={pattern!r} returned {len(got - want)} outsiders"
+        assert unscoped.id not in got, f"search scope={pattern!r} returned an unscoped memory"
+        assert got or not want, f"search scope={pattern!r} found none of {len(want)} matches"
+    everything = await ctx.ids(user)
+    assert unscoped.id in everything, "list without a scope filter must return unscoped memories"

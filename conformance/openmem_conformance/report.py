@@ -1,0 +1,135 @@
+"""Results of a run, the conformance level, and the JSON report.
+
+Levels, strongest first:
+
+- **Native**: every REQUIRED, ROBUSTNESS and HONESTY check passes, and so does the check of
+  every OPTIONAL capability the provider declares.
+- **Compatible**: every REQUIRED check passes.
+- **Partial**: some REQUIRED checks pass, some fail.
+- **None**: no REQUIRED check passes.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openmem_conformance.registry import Tier
+
+__all__ = ["CheckResult", "ConformanceLevel", "ConformanceReport", "Outcome"]
+
+REPORT_VERSION = 1
+
+
+class Outcome(enum.StrEnum):
+    """How one check ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """Not applicable: the capability it checks is not declared."""
+
+
+class ConformanceLevel(enum.StrEnum):
+    """The badge a run earns (see the module docstring)."""
+
+    NATIVE = "Native"
+    COMPATIBLE = "Compatible"
+    PARTIAL = "Partial"
+    NONE = "None"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome, with its message and measurements."""
+
+    name: str
+    tier: Tier
+    outcome: Outcome
+    seconds: float
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "name": self.name,
+            "tier": self.tier.value,
+            "outcome": self.outcome.value,
+            "seconds": round(self.seconds, 3),
+            "message": self.message,
+            "details": self.details,
+        }
+
+
+@dataclass
+class ConformanceReport:
+    """Every result of one run and the level they add up to."""
+
+    provider: str
+    budget_ms: float
+    results: list[CheckResult] = field(default_factory=list)
+    capabilities: dict[str, Any] | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def by_tier(self, tier: Tier) -> list[CheckResult]:
+        """The results of one tier, in run order."""
+        return [r for r in self.results if r.tier is tier]
+
+    def failed(self, tier: Tier | None = None) -> list[CheckResult]:
+        """Failed results, of one tier or all."""
+        return [
+            r
+            for r in self.results
+            if r.outcome is Outcome.FAILED and (tier is None or r.tier is tier)
+        ]
+
+    def passed_required(self) -> bool:
+        """True when no REQUIRED check failed (and at least one ran)."""
+        required = self.by_tier(Tier.REQUIRED)
+        return bool(required) and not self.failed(Tier.REQUIRED)
+
+    def level(self) -> ConformanceLevel:
+        """The conformance level these results earn."""
+        required = [r for r in self.by_tier(Tier.REQUIRED) if r.outcome is not Outcome.SKIPPED]
+        if not required or all(r.outcome is Outcome.FAILED for r in required):
+            return ConformanceLevel.NONE
+        if self.failed(Tier.REQUIRED):
+            return ConformanceLevel.PARTIAL
+        if self.failed():
+            return ConformanceLevel.COMPATIBLE
+        return ConformanceLevel.NATIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report."""
+        counts = {
+            tier.value: {
+                outcome.value: sum(1 for r in self.by_tier(tier) if r.outcome is outcome)
+                for outcome in Outcome
+            }
+            for tier in Tier
+        }
+        return {
+            "report_version": REPORT_VERSION,
+            "provider": self.provider,
+            "level": self.level().value,
+            "passed_required": self.passed_required(),
+            "budget_ms": self.budget_ms,
+            "started_at": self.started_at.isoformat(),
+            "python": platform.python_version(),
+            "counts": counts,
+            "capabilities": self.capabilities,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def write(self, path: str | Path) -> Path:
+        """Write the JSON report to ``path``; returns the path."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+        return target

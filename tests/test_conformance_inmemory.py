@@ -1,0 +1,25 @@
+"""The conformance suite against the in-memory reference provider: it must pass whole."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from openmem.inmemory import InMemoryProvider
+from openmem_conformance import ConformanceLevel, ProviderConformance, validate
+
+
+class TestInMemoryConformance(ProviderConformance):
+    """Every standard test against ``InMemoryProvider``."""
+
+    @pytest.fixture
+    async def provider(self) -> AsyncIterator[InMemoryProvider]:
+        yield InMemoryProvider()
+
+
+async def test_runner_rates_the_in_memory_provider_native() -> None:
+    report = await validate(InMemoryProvider)
+    failures = [(r.name, r.message) for r in report.failed()]
+    assert not failures
+    assert report.level() is ConformanceLevel.NATIVE
