@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -305,14 +306,15 @@ class PostgresProvider(Provider[PostgresOptions]):
             [i.agent_id for i in items],
             [i.session_id for i in items],
             [i.scope for i in items],
-            [i.tags for i in items],
+            # Lists of lists would bind as 2-D arrays; each list goes as JSON text instead.
+            [json.dumps(i.tags) for i in items],
             [_source(i) for i in items],
             [i.metadata for i in items],
             [i.extensions for i in items],
             [i.confidence for i in items],
             [i.valid_from for i in items],
             [i.valid_to for i in items],
-            [i.supersedes for i in items],
+            [json.dumps(i.supersedes) for i in items],
             [i.content for i in items],
             [encode_vector(v) for v in vectors],
             [i.idempotency_key for i in items],

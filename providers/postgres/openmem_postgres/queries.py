@@ -73,9 +73,9 @@ WHERE namespace = $1 AND user_id = $2 AND idempotency_key = ANY($3::text[])"""
 
         self.add_many = f"""
 WITH input AS (
-    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
+    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
         $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::float8[], $12::timestamptz[],
-        $13::timestamptz[], $14::jsonb[], $15::text[], $16::vector[], $17::text[], $18::text[])
+        $13::timestamptz[], $14::text[], $15::text[], $16::vector[], $17::text[], $18::text[])
     WITH ORDINALITY AS i(id, agent_id, session_id, scope, tags, source, metadata, extensions,
         confidence, valid_from, valid_to, supersedes, content, embedding, idempotency_key,
         audit_id, ord)
@@ -84,9 +84,9 @@ WITH input AS (
         metadata, extensions, confidence, valid_from, valid_to, supersedes, content, embedding,
         embedding_model, idempotency_key)
     SELECT $1, i.id, $2, i.agent_id, i.session_id, i.scope,
-        ARRAY(SELECT jsonb_array_elements_text(i.tags)), i.source, i.metadata, i.extensions,
+        ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.source, i.metadata, i.extensions,
         i.confidence, i.valid_from, i.valid_to,
-        ARRAY(SELECT jsonb_array_elements_text(i.supersedes)), i.content, i.embedding,
+        ARRAY(SELECT jsonb_array_elements_text(i.supersedes::jsonb)), i.content, i.embedding,
         {self.model_literal}, i.idempotency_key
     FROM input i ORDER BY i.ord
     ON CONFLICT ON CONSTRAINT memories_idempotency DO NOTHING

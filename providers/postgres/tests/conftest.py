@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from openmem_postgres import PostgresProvider
 
 from openmem.provider import Caller
-from openmem_postgres import PostgresProvider
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from openmem_postgres import PostgresProvider
 
 from openmem.errors import ConflictError, NotFoundError
 from openmem.models import (
@@ -16,7 +17,6 @@ from openmem.models import (
     SearchQuery,
 )
 from openmem.provider import Caller
-from openmem_postgres import PostgresProvider
 
 
 def item(content: str, user: str = "alice", **fields: object) -> MemoryInput:
@@ -48,7 +48,8 @@ async def test_add_then_get_round_trips_every_field(
     assert fetched.id.startswith("mem_")
     assert fetched.scope == "ui/prefs"
     assert fetched.tags == ["ui", "theme"]
-    assert fetched.source is not None and fetched.source.ref == "msg-1"
+    assert fetched.source is not None
+    assert fetched.source.ref == "msg-1"
     assert fetched.metadata == {"k": 1, "nested": {"a": [1, 2]}}
     assert fetched.extensions == {"x-test": {"kept": True}}
     assert fetched.embedding_model == provider.embedder.model
@@ -66,7 +67,8 @@ async def test_update_is_a_merge_patch(provider: PostgresProvider, caller: Calle
     assert updated.scope == "food"
     assert updated.tags == []
     assert updated.metadata == {"b": 2}
-    assert updated.updated_at is not None and updated.updated_at >= added.created_at
+    assert updated.updated_at is not None
+    assert updated.updated_at >= added.created_at
     assert await provider.get(caller, added.id) == updated
 
 
@@ -226,6 +228,10 @@ async def test_capabilities_declare_everything_tested_here(provider: PostgresPro
         "audit",
     }
     features = caps.features
-    assert features.keyword_search and features.hybrid_search and features.vector_search
-    assert features.temporal and features.supports_audit and features.idempotency
+    assert features.keyword_search
+    assert features.hybrid_search
+    assert features.vector_search
+    assert features.temporal
+    assert features.supports_audit
+    assert features.idempotency
     assert features.cancellation == "native"

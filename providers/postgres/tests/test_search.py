@@ -1,0 +1,214 @@
+"""Search: modes, scores in [0, 1], filters, validity and supersession, iterative scans."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from openmem.models import ContextQuery, MemoryInput, SearchQuery
+from openmem.provider import Caller
+from openmem.scopes import scope_matches, scope_regex
+from openmem_postgres import PostgresProvider
+from openmem_postgres.runner import Connection
+
+
+def item(content: str, **fields: object) -> MemoryInput:
+    return MemoryInput(content=content, user_id="alice", **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
+async def test_each_mode_ranks_the_matching_memory_first(
+    provider: PostgresProvider, caller: Caller, mode: str
+) -> None:
+    await provider.add_many(
+        caller,
+        [
+            item("the user prefers dark mode in every editor"),
+            item("the user lives in Lisbon"),
+            item("the user plays the cello"),
+        ],
+    )
+    hits = await provider.search(caller, SearchQuery(query="dark mode editor", mode=mode))  # type: ignore[arg-type]
+    assert hits[0].memory.content == "the user prefers dark mode in every editor"
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+async def test_keyword_mode_matches_any_word_with_stemming(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    await provider.add_many(caller, [item("enjoys running marathons"), item("owns a cat")])
+    hits = await provider.search(caller, SearchQuery(query="marathon dogs", mode="keyword"))
+    assert [h.memory.content for h in hits] == ["enjoys running marathons"]
+
+
+async def test_hybrid_gives_a_first_place_in_both_rankings_a_score_of_one(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    await provider.add_many(caller, [item("green tea every morning"), item("owns a bicycle")])
+    hits = await provider.search(caller, SearchQuery(query="green tea morning", mode="hybrid"))
+    assert hits[0].score == pytest.approx(1.0)
+
+
+async def test_min_score_drops_weak_hits(provider: PostgresProvider, caller: Caller) -> None:
+    await provider.add_many(caller, [item("likes jazz music"), item("zzz qqq unrelated")])
+    hits = await provider.search(
+        caller, SearchQuery(query="likes jazz music", mode="semantic", min_score=0.9)
+    )
+    assert [h.memory.content for h in hits] == ["likes jazz music"]
+
+
+async def test_limit_caps_the_number_of_hits(provider: PostgresProvider, caller: Caller) -> None:
+    await provider.add_many(caller, [item(f"note number {i}") for i in range(12)])
+    hits = await provider.search(caller, SearchQuery(query="note number", limit=5))
+    assert len(hits) == 5
+
+
+async def test_scope_filter_follows_the_scope_grammar(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    await provider.add_many(
+        caller,
+        [
+            item("a python tip", scope="coding/python"),
+            item("a style tip", scope="codingstyle"),
+            item("a root tip", scope="coding"),
+            item("an unscoped tip"),
+        ],
+    )
+    hits = await provider.search(caller, SearchQuery(query="tip", scope="coding"))
+    assert {h.memory.scope for h in hits} == {"coding/python", "coding"}
+    starred = await provider.search(caller, SearchQuery(query="tip", scope="coding/*"))
+    assert {h.memory.scope for h in starred} == {"coding/python"}
+
+
+SCOPES = [
+    "coding",
+    "coding/python",
+    "coding/python/style",
+    "codingstyle",
+    "writing/style",
+    "writing/style/short",
+    "a.b/c",
+    "a+b",
+    "x(y)/z",
+    "coding/py",
+    "[x]/y",
+    "ü/ß",
+]
+PATTERNS = ["coding", "coding/*", "*/style", "*", "a.b", "a+b", "x(y)", "coding/py", "[x]", "ü"]
+
+
+async def test_sql_scope_regex_agrees_with_scope_matches(provider: PostgresProvider) -> None:
+    async def matches(conn: Connection) -> dict[str, list[bool]]:
+        out = {}
+        for pattern in PATTERNS:
+            rows = await conn.fetch(
+                "SELECT s ~ $1 AS m FROM unnest($2::text[]) WITH ORDINALITY AS t(s, o) ORDER BY o",
+                scope_regex(pattern),
+                SCOPES,
+            )
+            out[pattern] = [r["m"] for r in rows]
+        return out
+
+    in_sql = await provider.runner.run(matches)
+    for pattern in PATTERNS:
+        assert in_sql[pattern] == [scope_matches(pattern, s) for s in SCOPES], pattern
+
+
+async def test_tags_must_all_match(provider: PostgresProvider, caller: Caller) -> None:
+    await provider.add_many(
+        caller, [item("both", tags=["a", "b"]), item("one", tags=["a"]), item("none")]
+    )
+    hits = await provider.search(caller, SearchQuery(query="both one none", tags=["a", "b"]))
+    assert [h.memory.content for h in hits] == ["both"]
+
+
+async def test_metadata_filters_match_by_equality(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    await provider.add_many(
+        caller,
+        [
+            item("red car", metadata={"color": "red", "wheels": 4}),
+            item("red bike", metadata={"color": "red", "wheels": 2}),
+        ],
+    )
+    hits = await provider.search(
+        caller, SearchQuery(query="red", filters={"color": "red", "wheels": 2})
+    )
+    assert [h.memory.content for h in hits] == ["red bike"]
+
+
+async def test_expired_and_future_memories_are_left_out_unless_asked(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    now = datetime.now(UTC)
+    await provider.add_many(
+        caller,
+        [
+            item("coffee current"),
+            item("coffee expired", valid_to=now - timedelta(days=1)),
+            item("coffee future", valid_from=now + timedelta(days=1)),
+        ],
+    )
+    active = await provider.search(caller, SearchQuery(query="coffee"))
+    assert [h.memory.content for h in active] == ["coffee current"]
+    every = await provider.search(caller, SearchQuery(query="coffee", include_inactive=True))
+    assert len(every) == 3
+
+
+async def test_superseded_memories_are_left_out_unless_asked(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    old = await provider.add(caller, item("lives in Paris"))
+    new = await provider.add(caller, item("lives in Lisbon", supersedes=[old.id]))
+    active = await provider.search(caller, SearchQuery(query="lives in"))
+    assert [h.memory.id for h in active] == [new.id]
+    every = await provider.search(caller, SearchQuery(query="lives in", include_inactive=True))
+    assert {h.memory.id for h in every} == {old.id, new.id}
+
+
+async def test_context_fits_the_budget_and_cites_memories(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    records = await provider.add_many(
+        caller, [item(f"fact {i}: the user likes topic {i} very much") for i in range(10)]
+    )
+    block = await provider.context(caller, ContextQuery(query="user likes topic", token_budget=40))
+    assert 0 < block.token_count <= 40
+    assert block.citations
+    assert {c.memory_id for c in block.citations} <= {r.id for r in records}
+    assert f"[{block.citations[0].memory_id}]" in block.text
+
+
+async def test_a_selective_user_filter_still_fills_the_ann_result(
+    provider: PostgresProvider, pg_namespace: str
+) -> None:
+    """With iterative index scans, a user owning 0.5% of the rows still gets ``limit`` hits."""
+    for batch in range(20):
+        crowd = Caller(pg_namespace, f"crowd-{batch}")
+        await provider.add_many(
+            crowd,
+            [
+                MemoryInput(content=f"crowd note {batch} {i} about gardens", user_id=crowd.user_id)
+                for i in range(100)
+            ],
+        )
+    me = Caller(pg_namespace, "needle")
+    await provider.add_many(
+        me,
+        [
+            MemoryInput(content=f"my own note {i} about gardens", user_id="needle")
+            for i in range(10)
+        ],
+    )
+
+    async def analyze(conn: Connection) -> None:
+        await conn.execute(f"ANALYZE {provider.statements.schema}.memories")
+
+    await provider.runner.run(analyze)
+    hits = await provider.search(me, SearchQuery(query="gardens", mode="semantic", limit=10))
+    assert len(hits) == 10
+    assert {h.memory.user_id for h in hits} == {"needle"}
