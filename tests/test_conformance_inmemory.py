@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
+from openmem_conformance import ConformanceLevel, ProviderConformance, validate
 
 from openmem.inmemory import InMemoryProvider
-from openmem_conformance import ConformanceLevel, ProviderConformance, validate
 
 
 class TestInMemoryConformance(ProviderConformance):
     """Every standard test against ``InMemoryProvider``."""
 
     @pytest.fixture
-    async def provider(self) -> AsyncIterator[InMemoryProvider]:
-        yield InMemoryProvider()
+    async def provider(self) -> InMemoryProvider:
+        return InMemoryProvider()
 
 
 async def test_runner_rates_the_in_memory_provider_native() -> None:

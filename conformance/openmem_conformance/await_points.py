@@ -57,7 +57,7 @@ class CountingCoroutine(Coroutine[Any, Any, T]):
         self._inner.close()
 
     def __await__(self) -> Generator[Any, None, T]:
-        return self  # type: ignore[return-value]
+        return self
 
     def __next__(self) -> Any:
         return self.send(None)

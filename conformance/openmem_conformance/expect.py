@@ -16,10 +16,11 @@ async def expect_error(call: Awaitable[Any], *codes: str, what: str) -> OMPError
     try:
         result = await call
     except OMPError as exc:
-        assert exc.error_code in codes, (
-            f"{what}: raised {type(exc).__name__} with code {exc.error_code!r}; "
-            f"expected {' or '.join(map(repr, codes))}"
-        )
+        if exc.error_code not in codes:
+            raise AssertionError(
+                f"{what}: raised {type(exc).__name__} with code {exc.error_code!r}; "
+                f"expected {' or '.join(map(repr, codes))}"
+            ) from exc
         return exc
     except Exception as exc:
         raise AssertionError(

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from openmem.memory import AsyncMemory
 from openmem.models import Capabilities, MemoryRecord
 from openmem.provider import Caller, Provider
-
 from openmem_conformance.recording import RecordingProvider
 from openmem_conformance.registry import Check
 from openmem_conformance.resources import ResourceSnapshot
@@ -38,7 +37,7 @@ DEFAULT_BUDGET_MS = 10.0
 T = TypeVar("T")
 
 
-class CheckSkipped(Exception):  # noqa: N818 - a signal, like pytest's Skipped
+class CheckSkipped(Exception):
     """The provider does not declare what the check needs; the reason says what."""
 
 
@@ -147,11 +146,11 @@ async def eventually(
     probe: Callable[[], Awaitable[T]],
     accept: Callable[[T], bool],
     *,
-    timeout: float = 2.0,
+    within: float = 2.0,
     interval: float = 0.02,
 ) -> T:
-    """Poll ``probe`` until ``accept`` holds or ``timeout`` passes; the last value either way."""
-    deadline = time.monotonic() + timeout
+    """Poll ``probe`` until ``accept`` holds or ``within`` seconds pass; the last value."""
+    deadline = time.monotonic() + within
     while True:
         value = await probe()
         if accept(value) or time.monotonic() >= deadline:

@@ -66,9 +66,7 @@ class ResourceSnapshot:
 
 
 def _own_thread_names() -> list[str]:
-    return [
-        t.name for t in threading.enumerate() if not t.name.startswith(_POOLED_THREAD_PREFIXES)
-    ]
+    return [t.name for t in threading.enumerate() if not t.name.startswith(_POOLED_THREAD_PREFIXES)]
 
 
 async def wait_for_release(

@@ -18,10 +18,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
+import openmem_conformance.checks  # noqa: F401 - registers the checks
 from openmem.memory import AsyncMemory
 from openmem.provider import Provider
-
-import openmem_conformance.checks  # noqa: F401 - registers the checks
 from openmem_conformance.harness import DEFAULT_BUDGET_MS, CheckSkipped, run_check
 from openmem_conformance.registry import CHECKS, Check
 from openmem_conformance.report import CheckResult, ConformanceReport, Outcome
@@ -50,6 +49,8 @@ async def provider_from(factory: ProviderFactory) -> AsyncIterator[Provider[Any]
     if inspect.isasyncgen(made):
         try:
             provider = await made.__anext__()
+            if not isinstance(provider, Provider):
+                raise TypeError(f"the provider factory yielded {type(provider).__name__}")
             yield provider
         finally:
             await made.aclose()
@@ -92,10 +93,12 @@ async def run_one(
 
 async def _declaration(factory: ProviderFactory) -> tuple[str, dict[str, Any] | None]:
     try:
-        async with provider_from(factory) as provider:
-            async with AsyncMemory(provider=provider, namespace="conformance-probe") as mem:
-                caps = await mem.capabilities()
-                return caps.provider, caps.model_dump(mode="json")
+        async with (
+            provider_from(factory) as provider,
+            AsyncMemory(provider=provider, namespace="conformance-probe") as mem,
+        ):
+            caps = await mem.capabilities()
+            return caps.provider, caps.model_dump(mode="json")
     except Exception as exc:
         return f"unavailable ({type(exc).__name__}: {exc})", None
 

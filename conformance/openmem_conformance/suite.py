@@ -25,9 +25,10 @@ plain ``@pytest.fixture`` too.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 
@@ -44,9 +45,9 @@ TestMethod = Callable[..., Coroutine[Any, Any, None]]
 async def _resolve(value: Any) -> tuple[Provider[Any], Any]:
     """The provider behind a fixture value pytest-asyncio did not resolve (strict mode)."""
     if inspect.isasyncgen(value):
-        return await value.__anext__(), value
+        return cast("Provider[Any]", await value.__anext__()), value
     if inspect.isawaitable(value):
-        return await value, None
+        return cast("Provider[Any]", await value), None
     return value, None
 
 
@@ -122,12 +123,10 @@ class ProviderConformance:
     @pytest.fixture(autouse=True)
     def _conformance_lifespan(self, request: pytest.FixtureRequest) -> None:
         """Set up the optional ``lifespan`` fixture (class, module or conftest) first."""
-        try:
+        with contextlib.suppress(pytest.FixtureLookupError):  # no lifespan: nothing to set up
             request.getfixturevalue("lifespan")
-        except pytest.FixtureLookupError:
-            pass  # no lifespan: nothing shared to set up
 
-    def test_no_overrides_DO_NOT_OVERRIDE(self) -> None:  # noqa: N802 - the name is the warning
+    def test_no_overrides_DO_NOT_OVERRIDE(self) -> None:
         """No standard test is deleted or overridden without ``xfail(reason=...)``.
 
         Troubleshooting: the only allowed override of a standard test is

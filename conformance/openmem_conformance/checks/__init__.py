@@ -1,13 +1,13 @@
 """The conformance checks; importing this package registers every one of them."""
 
 from openmem_conformance.checks import (  # noqa: F401 - imported to register
-    verbs,
-    listing,
+    cancellation,
+    honesty,
     isolation,
     lifecycle,
+    listing,
     model,
     optional,
     robustness,
-    cancellation,
-    honesty,
+    verbs,
 )

@@ -12,7 +12,6 @@ from typing import Any
 
 from openmem.errors import NotFoundError
 from openmem.models import AuditEntry, MemoryRecord
-
 from openmem_conformance.await_points import count_await_points, run_cancelled_at
 from openmem_conformance.harness import CheckContext, eventually
 from openmem_conformance.registry import Tier, check
@@ -242,8 +241,10 @@ async def cancellation_at_every_await_point_is_atomic(ctx: CheckContext) -> None
         ctx,
         "update",
         prepare=update_prepare,
-        operation=lambda record, point: lambda: ctx.mem.update(
-            record.id, user_id=update_user, content=f"v2 {point}", tags=["v2"]
+        operation=lambda record, point: (
+            lambda: ctx.mem.update(
+                record.id, user_id=update_user, content=f"v2 {point}", tags=["v2"]
+            )
         ),
         whole=update_whole,
     )

@@ -15,7 +15,6 @@ from typing import Any
 from openmem.errors import OMPError, UnsupportedCapabilityError
 from openmem.memory import AsyncMemory
 from openmem.models import AuditQuery
-
 from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
 

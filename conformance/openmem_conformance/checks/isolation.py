@@ -31,7 +31,8 @@ async def users_never_see_each_other(ctx: CheckContext) -> None:
     assert all(h.memory.user_id == bob for h in hits), "search hit with another user_id"
     if "context" in ctx.capabilities.verbs:
         block = await ctx.mem.context("alice secret vault code 4711", bob, token_budget=500)
-        assert secret.id not in block.text and "4711" not in block.text, "context leaks"
+        assert secret.id not in block.text, "context cites another user's memory"
+        assert "4711" not in block.text, "context leaks another user's content"
         assert {c.memory_id for c in block.citations} <= {own.id}, "context cites another user"
     if "audit" in ctx.capabilities.verbs:
         entries = await ctx.mem.audit(bob, limit=1000)
@@ -57,7 +58,9 @@ async def namespaces_never_see_each_other(ctx: CheckContext) -> None:
         await expect_error(
             other.update(here.id, user_id=user, content="x"), "not_found", what="update across ns"
         )
-        await expect_error(other.delete(here.id, user_id=user), "not_found", what="delete across ns")
+        await expect_error(
+            other.delete(here.id, user_id=user), "not_found", what="delete across ns"
+        )
         page = await other.list(user)
         assert page.items == [], "list in another namespace shows this namespace's memories"
         hits = await other.search("namespace one private note", user)

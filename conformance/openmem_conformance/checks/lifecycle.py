@@ -11,7 +11,6 @@ import anyio.to_thread
 
 from openmem.errors import ClosedError, EventLoopMismatchError
 from openmem.memory import AsyncMemory
-
 from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
 
@@ -51,7 +50,9 @@ async def close_is_idempotent_and_final(ctx: CheckContext) -> None:
         except ClosedError:
             continue
         except Exception as exc:
-            raise AssertionError(f"{verb} after close raised {exc!r}, expected ClosedError") from exc
+            raise AssertionError(
+                f"{verb} after close raised {exc!r}, expected ClosedError"
+            ) from exc
         raise AssertionError(f"{verb} after close succeeded; expected ClosedError")
 
 

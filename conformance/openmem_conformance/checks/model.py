@@ -12,7 +12,7 @@ loop it was opened on.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio.from_thread
@@ -31,7 +31,6 @@ from openmem.errors import NotFoundError, OMPError
 from openmem.inmemory import InMemoryProvider
 from openmem.memory import AsyncMemory
 from openmem.models import MemoryRecord
-
 from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
 
@@ -59,7 +58,7 @@ def _view(record: MemoryRecord) -> dict[str, Any]:
 def _machine(ctx: CheckContext, model: AsyncMemory) -> type[RuleBasedStateMachine]:
     audit_both = "audit" in ctx.capabilities.verbs
 
-    def call(fn: Callable[[], Awaitable[T]]) -> T:
+    def call(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return anyio.from_thread.run(fn)
 
     async def outcome(fn: Callable[[], Awaitable[T]]) -> tuple[str, T | None]:
@@ -91,18 +90,23 @@ def _machine(ctx: CheckContext, model: AsyncMemory) -> type[RuleBasedStateMachin
             )
 
         @rule(target=memories, content=contents, scope=scopes, tags=tag_lists, meta=metadata)
-        def add(self, content: str, scope: str | None, tags: list[str], meta: dict[str, int]) -> str:
+        def add(
+            self, content: str, scope: str | None, tags: list[str], meta: dict[str, int]
+        ) -> str:
             fields: dict[str, Any] = {"scope": scope, "tags": tags, "metadata": meta}
             subject, reference = self.both(
                 lambda: ctx.add(content, user_id=self.user, **fields),
                 lambda: model.add(content, user_id=self.user, **fields),
             )
-            assert subject is not None and reference is not None
+            assert subject is not None, "add returned nothing"
+            assert reference is not None, "the model add returned nothing"
             self.ids[reference.id] = subject.id
             self.agree(subject, reference)
             return reference.id
 
-        @rule(memory=memories, content=st.none() | contents, scope=st.none() | scopes, tags=tag_lists)
+        @rule(
+            memory=memories, content=st.none() | contents, scope=st.none() | scopes, tags=tag_lists
+        )
         def update(
             self, memory: str, content: str | None, scope: str | None, tags: list[str]
         ) -> None:
@@ -132,7 +136,9 @@ def _machine(ctx: CheckContext, model: AsyncMemory) -> type[RuleBasedStateMachin
             if subject is not None and reference is not None:
                 self.agree(subject, reference)
 
-        @rule(scope=scopes, tags=st.lists(st.sampled_from(TAGS), max_size=1), size=st.integers(1, 4))
+        @rule(
+            scope=scopes, tags=st.lists(st.sampled_from(TAGS), max_size=1), size=st.integers(1, 4)
+        )
         def list_all(self, scope: str | None, tags: list[str], size: int) -> None:
             filters: dict[str, Any] = {"scope": scope, "tags": tags}
             subject = call(lambda: ctx.list_all(self.user, page_size=size, **filters))

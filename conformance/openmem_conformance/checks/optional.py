@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from openmem.errors import OMPError
-
 from openmem_conformance.expect import assert_hits_well_formed
 from openmem_conformance.harness import CheckContext, eventually
 from openmem_conformance.registry import Tier, check
+
 
 @check(Tier.OPTIONAL, requires=("verb:context",))
 async def context_stays_within_its_token_budget(ctx: CheckContext) -> None:
@@ -44,9 +44,11 @@ async def context_stays_within_its_token_budget(ctx: CheckContext) -> None:
         for memory_id in cited:
             assert memory_id in block.text, f"cites {memory_id} without including it"
         if budget == 0:
-            assert block.text == "" and not block.citations, "budget 0 must give an empty block"
+            assert block.text == "", "budget 0 must give an empty text"
+            assert not block.citations, "budget 0 must cite nothing"
     big = await ctx.mem.context("dark mode", user, token_budget=2000)
-    assert big.citations and big.text, "context with a large budget returned nothing"
+    assert big.text, "context with a large budget returned no text"
+    assert big.citations, "context with a large budget cited nothing"
 
 
 @check(Tier.OPTIONAL, requires=("verb:audit",))
@@ -82,7 +84,8 @@ async def audit_records_every_verb(ctx: CheckContext) -> None:
     stamps = [e.timestamp for e in entries]
     assert stamps == sorted(stamps, reverse=True), "audit is not newest first"
     only_adds = await ctx.mem.audit(user, action="add")
-    assert only_adds and all(e.action == "add" for e in only_adds), "audit action filter"
+    assert only_adds, "audit(action='add') returned nothing"
+    assert all(e.action == "add" for e in only_adds), "audit action filter"
     assert len(await ctx.mem.audit(user, limit=2)) == 2, "audit limit"
     future = datetime.now(UTC) + timedelta(hours=1)
     assert await ctx.mem.audit(user, since=future) == [], "audit since filter"
@@ -105,7 +108,8 @@ async def temporal_validity_filters_search(ctx: CheckContext) -> None:
     future = await ctx.add(
         "office will be in building alpha tower", user_id=user, valid_from=now + timedelta(days=30)
     )
-    assert expired.valid_to is not None and future.valid_from is not None, "window not stored"
+    assert expired.valid_to is not None, "valid_to was not stored"
+    assert future.valid_from is not None, "valid_from was not stored"
     hits = await ctx.mem.search("office building alpha", user, limit=10)
     found = {h.memory.id for h in hits}
     assert current.id in found, "search lost the currently valid memory"
@@ -131,7 +135,8 @@ async def superseded_memories_leave_search(ctx: CheckContext) -> None:
     assert new.supersedes == [old.id], f"supersedes not stored: {new.supersedes}"
     hits = await ctx.mem.search("favourite language", user, limit=10)
     ids = {h.memory.id for h in hits}
-    assert new.id in ids and old.id not in ids, "search still returns the superseded memory"
+    assert new.id in ids, "search lost the superseding memory"
+    assert old.id not in ids, "search still returns the superseded memory"
     every = await ctx.mem.search("favourite language", user, limit=10, include_inactive=True)
     assert old.id in {h.memory.id for h in every}, "include_inactive must return it"
     assert (await ctx.mem.get(old.id, user_id=user)).id == old.id, "get must still return it"
@@ -153,7 +158,8 @@ async def keyword_search_matches_terms(ctx: CheckContext) -> None:
     )
     hits = await ctx.mem.search("xylophone", user, mode="keyword", limit=10)
     assert_hits_well_formed(hits, user_id=user, limit=10, what="keyword search")
-    assert hits and hits[0].memory.id == target.id, "keyword search did not rank the match first"
+    assert hits, "keyword search found nothing"
+    assert hits[0].memory.id == target.id, "keyword search did not rank the match first"
     strays = [h.memory.content for h in hits if "xylophone" not in h.memory.content.lower()]
     assert not strays, f"keyword search returned memories without the term: {strays}"
 
@@ -173,7 +179,8 @@ async def hybrid_search_finds_exact_terms(ctx: CheckContext) -> None:
     )
     hits = await ctx.mem.search("QX-4471", user, mode="hybrid", limit=10)
     assert_hits_well_formed(hits, user_id=user, limit=10, what="hybrid search")
-    assert hits and hits[0].memory.id == target.id, "hybrid search did not rank the match first"
+    assert hits, "hybrid search found nothing"
+    assert hits[0].memory.id == target.id, "hybrid search did not rank the match first"
 
 
 @check(Tier.OPTIONAL, requires=("feature:vector_search",))
@@ -226,11 +233,13 @@ async def idempotency_key_never_duplicates(ctx: CheckContext) -> None:
     try:
         clash = await ctx.mem.add("booked the hotel", user_id=user, idempotency_key="k-1")
     except OMPError as exc:
-        assert exc.error_code == "conflict", f"reused idempotency_key raised {exc!r}"
+        if exc.error_code != "conflict":
+            raise AssertionError(f"reused idempotency_key raised {exc!r}") from exc
     else:
         assert clash.id == first.id, "a reused idempotency_key stored a different memory"
     theirs = await ctx.add("booked the flight", user_id=other, idempotency_key="k-1")
-    assert theirs.id != first.id and theirs.user_id == other, "idempotency keys leak across users"
+    assert theirs.id != first.id, "idempotency keys leak across users"
+    assert theirs.user_id == other, "an idempotent add returned another user's memory"
 
 
 @check(Tier.OPTIONAL, requires=("feature:batch_add",))
@@ -250,7 +259,8 @@ async def batch_add_stores_every_item_in_order(ctx: CheckContext) -> None:
     assert [r.content for r in records] == ["batch one", "batch two", "batch three"], (
         "add_many returned records out of order"
     )
-    assert records[1].scope == "b" and records[1].tags == ["t"], "add_many lost item fields"
+    assert records[1].scope == "b", "add_many lost an item's scope"
+    assert records[1].tags == ["t"], "add_many lost an item's tags"
     assert len({r.id for r in records}) == 3, "add_many returned duplicate ids"
     assert await ctx.ids(user) == {r.id for r in records}, "add_many did not store every item"
 

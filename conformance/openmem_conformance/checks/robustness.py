@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from openmem.models import MemoryRecord
-
 from openmem_conformance.expect import expect_error
 from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
@@ -31,7 +30,9 @@ async def concurrent_mixed_verbs_lose_and_leak_nothing(ctx: CheckContext) -> Non
     seeded: dict[str, list[MemoryRecord]] = {}
     for user in users:
         seeded[user] = await ctx.add_all([f"{user} seed {k}" for k in range(3)], user_id=user)
-    expected: dict[str, dict[str, str]] = {u: {r.id: r.content for r in rs} for u, rs in seeded.items()}
+    expected: dict[str, dict[str, str]] = {
+        u: {r.id: r.content for r in rs} for u, rs in seeded.items()
+    }
     deletable: dict[str, list[str]] = {u: [rs[0].id] for u, rs in seeded.items()}
     updatable: dict[str, list[str]] = {u: [rs[1].id] for u, rs in seeded.items()}
     readable: dict[str, list[str]] = {u: [rs[2].id] for u, rs in seeded.items()}
@@ -80,7 +81,15 @@ async def concurrent_mixed_verbs_lose_and_leak_nothing(ctx: CheckContext) -> Non
         own(user, [h.memory for h in hits], "search")
 
     kinds: list[Callable[[str, int], Awaitable[None]]] = [
-        op_add, op_add, op_add, op_update, op_delete, op_get, op_list, op_search, op_search,
+        op_add,
+        op_add,
+        op_add,
+        op_update,
+        op_delete,
+        op_get,
+        op_list,
+        op_search,
+        op_search,
     ]
 
     async def run(n: int) -> None:
@@ -100,7 +109,9 @@ async def concurrent_mixed_verbs_lose_and_leak_nothing(ctx: CheckContext) -> Non
         if stored != expected[user]:
             missing = set(expected[user]) - set(stored)
             extra = set(stored) - set(expected[user])
-            changed = {i for i in set(stored) & set(expected[user]) if stored[i] != expected[user][i]}
+            changed = {
+                i for i in set(stored) & set(expected[user]) if stored[i] != expected[user][i]
+            }
             lost.append(f"{user}: missing {len(missing)}, extra {len(extra)}, stale {len(changed)}")
     assert not lost, f"state after concurrent verbs differs from what was acknowledged: {lost[:5]}"
     ctx.note(operations=OPERATIONS, users=USERS)
@@ -134,14 +145,26 @@ async def bad_input_is_refused_and_writes_nothing(ctx: CheckContext) -> None:
             lambda: ctx.mem.update(keep.id, user_id=user, content="y" * (limit + 1)),
             invalid,
         ),
-        ("NUL in id", lambda: ctx.mem.get("mem_\x00", user_id=user), ("invalid_request", "not_found")),
-        ("huge id", lambda: ctx.mem.get("m" * 10_000, user_id=user), ("invalid_request", "not_found")),
+        (
+            "NUL in id",
+            lambda: ctx.mem.get("mem_\x00", user_id=user),
+            ("invalid_request", "not_found"),
+        ),
+        (
+            "huge id",
+            lambda: ctx.mem.get("m" * 10_000, user_id=user),
+            ("invalid_request", "not_found"),
+        ),
         (
             "malformed id",
             lambda: ctx.mem.delete("'; DROP TABLE memories; --", user_id=user),
             ("invalid_request", "not_found"),
         ),
-        ("garbage cursor", lambda: ctx.mem.list(user, cursor="%%%not-base64%%%"), ("invalid_request",)),
+        (
+            "garbage cursor",
+            lambda: ctx.mem.list(user, cursor="%%%not-base64%%%"),
+            ("invalid_request",),
+        ),
         ("forged cursor", lambda: ctx.mem.list(user, cursor="eyJ4IjogMX0"), ("invalid_request",)),
         ("list limit 0", lambda: ctx.mem.list(user, limit=0), ("invalid_request",)),
         ("list limit -1", lambda: ctx.mem.list(user, limit=-1), ("invalid_request",)),
