@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from openmem.errors import (
     InvalidRequestError,
@@ -96,14 +97,13 @@ def _clean(message: str) -> str:
 
 
 def _allowed_methods(request: Request) -> str | None:
-    path = request.scope.get("path", "")
-    methods: set[str] = set()
-    for route in request.app.routes:
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(path):
-            methods |= set(getattr(route, "methods", None) or ())
-    methods.discard("HEAD")
-    return ", ".join(sorted(methods)) or None
+    """The methods some route accepts at this path (routes may be nested routers)."""
+    allowed = []
+    for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed) or None
 
 
 def install_error_handlers(app: FastAPI) -> None:
