@@ -1,0 +1,165 @@
+"""How an openmem record rides inside a powermem memory, and back.
+
+powermem keeps the text, timestamps and its identity keys at the top level and everything else
+in ``metadata`` (where it also adds its own bookkeeping: access counts, retention, ...).
+openmem's fields travel as one nested ``openmem`` object in that metadata, so they come back
+intact and never collide with powermem's keys. The idempotency key is also kept flat
+(``om_idem``) so a powermem filter can find it.
+
+powermem's ``user_id`` is ``<namespace>:<user_id>``, both percent-encoded (injective).
+powermem ids are 64-bit integers; openmem hands them out as decimal strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from openmem.errors import InvalidRequestError, ProviderError
+from openmem.models import ListQuery, MemoryInput, MemoryRecord, SearchQuery
+from openmem.provider import Caller
+from openmem.scopes import scope_matches
+
+__all__ = [
+    "IDEMPOTENCY_KEY",
+    "OPENMEM_KEY",
+    "decode_cursor",
+    "encode_cursor",
+    "fields_of_input",
+    "fields_of_record",
+    "input_digest",
+    "is_powermem_id",
+    "matches_listing",
+    "matches_search",
+    "openmem_fields",
+    "record_from_raw",
+    "superseded_marker",
+    "user_key",
+]
+
+OPENMEM_KEY = "openmem"
+IDEMPOTENCY_KEY = "om_idem"
+_INTERNAL = frozenset({"namespace", "superseded_by", "input_sha256"})
+
+
+def user_key(caller: Caller) -> str:
+    """The powermem ``user_id`` of a caller: namespace and user, injectively encoded."""
+    return f"{quote(caller.namespace, safe='')}:{quote(caller.user_id, safe='')}"
+
+
+def input_digest(content: str) -> str:
+    """The digest an idempotent retry is compared by (its content, as first sent)."""
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def is_powermem_id(value: str) -> bool:
+    """Whether ``value`` can be a powermem id (a non-negative 64-bit decimal integer)."""
+    return value.isascii() and value.isdigit() and len(value) <= 20 and int(value) < 2**64
+
+
+def fields_of_input(
+    caller: Caller, item: MemoryInput, embedding_model: str | None
+) -> dict[str, Any]:
+    """The ``openmem`` object stored with a new memory."""
+    fields = item.model_dump(
+        mode="json", exclude={"content", "user_id", "idempotency_key"}, exclude_none=True
+    )
+    fields.update(namespace=caller.namespace, user_id=caller.user_id)
+    if embedding_model is not None:
+        fields["embedding_model"] = embedding_model
+    return fields
+
+
+def fields_of_record(
+    caller: Caller, record: MemoryRecord, previous: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``openmem`` object of an updated record (internal markers of ``previous`` kept)."""
+    # updated_at is ours: powermem bumps its own on every read (access tracking).
+    fields = record.model_dump(
+        mode="json", exclude={"id", "content", "created_at"}, exclude_none=True
+    )
+    fields.update(namespace=caller.namespace, user_id=caller.user_id)
+    for marker in _INTERNAL:
+        if marker in previous and marker not in {"namespace", "user_id"}:
+            fields[marker] = previous[marker]
+    return fields
+
+
+def openmem_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``openmem`` object of a raw powermem memory (empty if openmem did not write it)."""
+    metadata = raw.get("metadata") or {}
+    fields = metadata.get(OPENMEM_KEY) if isinstance(metadata, Mapping) else None
+    return dict(fields) if isinstance(fields, Mapping) else {}
+
+
+def record_from_raw(caller: Caller, raw: Mapping[str, Any]) -> MemoryRecord:
+    """A ``MemoryRecord`` from a powermem memory dict (``get``/``get_all``/``search`` shape)."""
+    fields = openmem_fields(raw)
+    data = {k: v for k, v in fields.items() if k not in _INTERNAL}
+    created = raw.get("created_at") or datetime.now(UTC).isoformat()
+    data.update(
+        id=str(raw["id"]),
+        content=str(raw.get("memory") or raw.get("content") or ""),
+        user_id=caller.user_id,
+        created_at=created,
+        updated_at=fields.get("updated_at") or created,
+    )
+    if raw.get("status") is not None and "status" not in data:
+        data["status"] = raw["status"]
+    try:
+        return MemoryRecord.model_validate(data)
+    except ValueError as exc:
+        raise ProviderError(f"powermem returned a memory openmem cannot read: {exc}") from exc
+
+
+def superseded_marker(raw: Mapping[str, Any]) -> bool:
+    """Whether a later memory declared that it supersedes this one."""
+    return bool(openmem_fields(raw).get("superseded_by"))
+
+
+def _has_tags(record: MemoryRecord, tags: Sequence[str]) -> bool:
+    return set(tags).issubset(record.tags)
+
+
+def matches_listing(record: MemoryRecord, query: ListQuery) -> bool:
+    """Whether ``record`` belongs in a ``list`` answer (scope, tags, time window)."""
+    return (
+        scope_matches(query.scope, record.scope)
+        and _has_tags(record, query.tags)
+        and (query.since is None or record.created_at >= query.since)
+        and (query.until is None or record.created_at < query.until)
+    )
+
+
+def matches_search(record: MemoryRecord, query: SearchQuery) -> bool:
+    """Whether ``record`` passes a search's scope, tag and metadata filters."""
+    return (
+        scope_matches(query.scope, record.scope)
+        and _has_tags(record, query.tags)
+        and all(record.metadata.get(k) == v for k, v in query.filters.items())
+    )
+
+
+def encode_cursor(record: MemoryRecord) -> str:
+    """An opaque keyset cursor: the (created_at, id) of the last item of a page."""
+    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor stands for; ``InvalidRequestError`` when it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, memory_id = json.loads(raw)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment, str(memory_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise InvalidRequestError("malformed cursor", field="cursor") from None
