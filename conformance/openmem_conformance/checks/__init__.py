@@ -1,13 +1,21 @@
-"""The conformance checks; importing this package registers every one of them."""
+"""The conformance checks; importing this package registers every one of them.
 
-from openmem_conformance.checks import (  # noqa: F401 - imported to register
-    cancellation,
-    honesty,
-    isolation,
-    lifecycle,
-    listing,
-    model,
-    optional,
-    robustness,
-    verbs,
+Modules are imported in this order, which is the order checks run and are reported in.
+"""
+
+from importlib import import_module
+
+MODULES = (
+    "verbs",
+    "listing",
+    "isolation",
+    "lifecycle",
+    "model",
+    "optional",
+    "robustness",
+    "cancellation",
+    "honesty",
 )
+
+for _module in MODULES:
+    import_module(f"{__name__}.{_module}")
