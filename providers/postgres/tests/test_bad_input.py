@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+from openmem_postgres import PostgresProvider
 
 from openmem.embedders import Embedder
 from openmem.errors import InvalidRequestError, NotFoundError
 from openmem.models import AuditQuery, ListQuery, MemoryInput, MemoryPatch, SearchQuery
 from openmem.provider import Caller
-from openmem_postgres import PostgresProvider
 
 
 @pytest.fixture

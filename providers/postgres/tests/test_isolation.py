@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from openmem_postgres import PostgresProvider
 
 from openmem.errors import NotFoundError
 from openmem.models import (
@@ -14,7 +15,6 @@ from openmem.models import (
     SearchQuery,
 )
 from openmem.provider import Caller
-from openmem_postgres import PostgresProvider
 
 
 @pytest.fixture

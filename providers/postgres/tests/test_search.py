@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from openmem_postgres import PostgresProvider
+from openmem_postgres.runner import Connection
 
 from openmem.models import ContextQuery, MemoryInput, SearchQuery
 from openmem.provider import Caller
 from openmem.scopes import scope_matches, scope_regex
-from openmem_postgres import PostgresProvider
-from openmem_postgres.runner import Connection
 
 
 def item(content: str, **fields: object) -> MemoryInput:

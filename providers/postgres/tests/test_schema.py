@@ -1,0 +1,110 @@
+"""Migrations under an advisory lock, per-model indexes, model mismatch and ``reembed``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from click.testing import CliRunner
+from openmem_postgres import PostgresProvider
+from openmem_postgres.migrations import MIGRATIONS
+from openmem_postgres.reembed import reembed, reembed_stored
+
+from openmem.errors import EmbeddingModelMismatchError
+from openmem.models import ListQuery, MemoryInput, SearchQuery
+from openmem.provider import Caller
+
+
+async def test_providers_opening_at_once_apply_each_migration_once(
+    postgres_database_url: str,
+) -> None:
+    providers = [PostgresProvider(url=postgres_database_url) for _ in range(4)]
+    await asyncio.wait_for(asyncio.gather(*(p.open() for p in providers)), timeout=60)
+    try:
+        conn = await asyncpg.connect(postgres_database_url, timeout=30)
+        try:
+            versions = [
+                r["version"] for r in await conn.fetch("SELECT version FROM openmem.migrations")
+            ]
+            indexes = await conn.fetchval(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = 'openmem'"
+                " AND indexname LIKE 'memories_hnsw_%'"
+            )
+        finally:
+            await conn.close()
+        assert versions == [m.version for m in MIGRATIONS]
+        assert indexes == 1
+    finally:
+        await asyncio.gather(*(p.close() for p in providers))
+
+
+async def test_a_custom_schema_keeps_its_own_tables(
+    postgres_database_url: str, pg_namespace: str
+) -> None:
+    first = PostgresProvider(url=postgres_database_url, db_schema="tenant_a")
+    second = PostgresProvider(url=postgres_database_url, db_schema="tenant_b")
+    await first.open()
+    await second.open()
+    try:
+        caller = Caller(pg_namespace, "alice")
+        await first.add(caller, MemoryInput(content="only in a", user_id="alice"))
+        assert (await second.list(caller, ListQuery())).items == []
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_changed_embedding_model_refuses_vector_search_until_reembedded(
+    postgres_database_url: str, pg_namespace: str
+) -> None:
+    caller = Caller(pg_namespace, "alice")
+    old = PostgresProvider(url=postgres_database_url, embedder_dim=64)
+    await old.open()
+    try:
+        await old.add_many(
+            caller, [MemoryInput(content=f"garden note {i}", user_id="alice") for i in range(5)]
+        )
+    finally:
+        await old.close()
+
+    new = PostgresProvider(url=postgres_database_url, embedder_dim=128)
+    await new.open()
+    try:
+        with pytest.raises(EmbeddingModelMismatchError, match="openmem reembed"):
+            await new.search(caller, SearchQuery(query="garden", mode="semantic"))
+        keyword = await new.search(caller, SearchQuery(query="garden", mode="keyword"))
+        assert len(keyword) == 5
+        progress: list[tuple[int, int]] = []
+        count = await reembed_stored(
+            new, batch_size=2, progress=lambda d, t: progress.append((d, t))
+        )
+        assert count == 5
+        assert progress[0] == (0, 5)
+        assert progress[-1] == (5, 5)
+        hits = await new.search(caller, SearchQuery(query="garden note 3", mode="semantic"))
+        assert hits[0].memory.content == "garden note 3"
+        assert {h.memory.embedding_model for h in hits} == {new.embedder.model}
+    finally:
+        await new.close()
+
+
+def test_reembed_command_reports_progress(postgres_database_url: str, pg_namespace: str) -> None:
+    async def seed() -> None:
+        provider = PostgresProvider(url=postgres_database_url, embedder_dim=32)
+        await provider.open()
+        try:
+            await provider.add_many(
+                Caller(pg_namespace, "alice"),
+                [MemoryInput(content=f"m {i}", user_id="alice") for i in range(3)],
+            )
+        finally:
+            await provider.close()
+
+    asyncio.run(seed())
+    result = CliRunner().invoke(
+        reembed, ["--url", postgres_database_url, "--embedder-dim", "48", "--batch-size", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "re-embedded 3/3" in result.output
+    assert "done: 3 memories now embedded with openmem-hashing-v1-48" in result.output
