@@ -25,15 +25,23 @@ __all__ = ["Principal", "authenticate", "credentials_from"]
 
 
 def credentials_from(headers: Mapping[str, str]) -> str | None:
-    """The API key sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+    """The API key sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+
+    None when neither is sent; ``""`` (never valid) when a credential is malformed or the two
+    headers carry different keys: an ambiguous request is refused, not guessed at.
+    """
     auth = headers.get("authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-        return ""
     api_key = headers.get("x-api-key")
-    return api_key.strip() if api_key is not None else None
+    bearer: str | None = None
+    if auth is not None:
+        scheme, _, value = auth.partition(" ")
+        bearer = value.strip() if scheme.lower() == "bearer" else ""
+    if api_key is not None:
+        api_key = api_key.strip()
+        if bearer is not None and bearer != api_key:
+            return ""
+        return api_key
+    return bearer
 
 
 @dataclass(frozen=True, slots=True)

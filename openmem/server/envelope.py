@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Match
 
 from openmem.errors import (
     InvalidRequestError,
@@ -97,13 +97,25 @@ def _clean(message: str) -> str:
 
 
 def _allowed_methods(request: Request) -> str | None:
-    """The methods some route accepts at this path (routes may be nested routers)."""
-    allowed = []
-    for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
-        probe = {**request.scope, "method": method}
-        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
-            allowed.append(method)
-    return ", ".join(allowed) or None
+    """The methods the spec documents at this path; a static path beats a template.
+
+    Read from the OpenAPI document rather than the router, so that ``/memories/search``
+    answers what the spec says, not what ``/memories/{memory_id}`` would also match.
+    """
+    path = request.scope.get("path", "")
+    paths: dict[str, dict[str, object]] = request.app.openapi().get("paths", {})
+    if path in paths:
+        methods = set(paths[path])
+    else:
+        methods = set()
+        for template, operations in paths.items():
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            if re.fullmatch(pattern, path):
+                methods |= set(operations)
+    return ", ".join(m.upper() for m in _METHOD_ORDER if m in methods) or None
+
+
+_METHOD_ORDER = ("get", "post", "patch", "put", "delete")
 
 
 def install_error_handlers(app: FastAPI) -> None:
