@@ -135,7 +135,11 @@ class Mem0Provider(Provider[Mem0Options]):
                 if isinstance(exc, OMPError | asyncio.CancelledError):
                     raise
                 if isinstance(exc, Exception):
-                    raise _mapped(exc) from exc
+                    # Whatever the cause (a bad key, an unreachable store, a locked directory),
+                    # the backend cannot be brought up: retryable once the cause is fixed.
+                    raise ProviderUnavailableError(
+                        f"mem0 could not be opened: {type(exc).__name__}: {exc}", provider=self.name
+                    ) from exc
                 raise
             self._offload = offload
             self._backend = backend
