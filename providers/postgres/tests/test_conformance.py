@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-
-from openmem_conformance import ProviderConformance
+from openmem_conformance import ProviderConformance  # type: ignore[import-untyped]
 from openmem_postgres import PostgresProvider
 
 
-class TestPostgresConformance(ProviderConformance):
+class TestPostgresConformance(ProviderConformance):  # type: ignore[misc]
     """Every REQUIRED, OPTIONAL, ROBUSTNESS and HONESTY check of openmem-conformance."""
 
     @pytest.fixture
-    def provider(self, postgres_url: str) -> Iterator[PostgresProvider]:
+    def provider(self, postgres_url: str) -> PostgresProvider:
         """A fresh, unopened provider; the suite gives it a unique namespace."""
-        yield PostgresProvider(url=postgres_url, pool_max_size=4)
+        return PostgresProvider(url=postgres_url, pool_max_size=4)

@@ -12,6 +12,7 @@ from openmem.models import (
     ListQuery,
     MemoryInput,
     MemoryPatch,
+    SearchMode,
     SearchQuery,
 )
 from openmem.provider import Caller
@@ -50,9 +51,9 @@ async def test_delete_of_another_users_id_is_not_found_and_deletes_nothing(
 
 @pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
 async def test_search_never_returns_another_users_memories(
-    provider: PostgresProvider, caller: Caller, bobs_memory: str, mode: str
+    provider: PostgresProvider, caller: Caller, bobs_memory: str, mode: SearchMode
 ) -> None:
-    hits = await provider.search(caller, SearchQuery(query="vault code secret", mode=mode))  # type: ignore[arg-type]
+    hits = await provider.search(caller, SearchQuery(query="vault code secret", mode=mode))
     assert hits == []
 
 

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from openmem_postgres import PostgresProvider
 from openmem_postgres.runner import Connection
 
-from openmem.models import ContextQuery, MemoryInput, SearchQuery
+from openmem.models import ContextQuery, MemoryInput, SearchMode, SearchQuery
 from openmem.provider import Caller
 from openmem.scopes import scope_matches, scope_regex
 
 
-def item(content: str, **fields: object) -> MemoryInput:
-    return MemoryInput(content=content, user_id="alice", **fields)  # type: ignore[arg-type]
+def item(content: str, **fields: Any) -> MemoryInput:
+    return MemoryInput(content=content, user_id="alice", **fields)
 
 
 @pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
 async def test_each_mode_ranks_the_matching_memory_first(
-    provider: PostgresProvider, caller: Caller, mode: str
+    provider: PostgresProvider, caller: Caller, mode: SearchMode
 ) -> None:
     await provider.add_many(
         caller,
@@ -29,7 +30,7 @@ async def test_each_mode_ranks_the_matching_memory_first(
             item("the user plays the cello"),
         ],
     )
-    hits = await provider.search(caller, SearchQuery(query="dark mode editor", mode=mode))  # type: ignore[arg-type]
+    hits = await provider.search(caller, SearchQuery(query="dark mode editor", mode=mode))
     assert hits[0].memory.content == "the user prefers dark mode in every editor"
     assert all(0.0 <= h.score <= 1.0 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

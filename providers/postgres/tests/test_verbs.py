@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from openmem_postgres import PostgresProvider
@@ -19,8 +20,10 @@ from openmem.models import (
 from openmem.provider import Caller
 
 
-def item(content: str, user: str = "alice", **fields: object) -> MemoryInput:
-    return MemoryInput(content=content, user_id=user, **fields)  # type: ignore[arg-type]
+def item(
+    content: str, user: str = "alice", extra: dict[str, Any] | None = None, **fields: Any
+) -> MemoryInput:
+    return MemoryInput(content=content, user_id=user, **fields, **(extra or {}))
 
 
 async def test_add_then_get_round_trips_every_field(
@@ -40,7 +43,7 @@ async def test_add_then_get_round_trips_every_field(
             agent_id="agent-1",
             session_id="s-1",
             metadata={"k": 1, "nested": {"a": [1, 2]}},
-            **{"x-test": {"kept": True}},
+            extra={"x-test": {"kept": True}},
         ),
     )
     fetched = await provider.get(caller, added.id)
