@@ -46,7 +46,7 @@ class ResourceSnapshot:
             tasks = 0
         return cls(threads=len(alive), own_threads=len(own), fds=_open_fds(), tasks=tasks)
 
-    def leaks_since(self, baseline: ResourceSnapshot, *, fd_slack: int = 2) -> list[str]:
+    def leaks_since(self, baseline: ResourceSnapshot, *, fd_slack: int = 0) -> list[str]:
         """What grew past ``baseline`` (empty when nothing leaked)."""
         leaks: list[str] = []
         if self.own_threads > baseline.own_threads:
@@ -70,7 +70,7 @@ def _own_thread_names() -> list[str]:
 
 
 async def wait_for_release(
-    baseline: ResourceSnapshot, *, grace: float = 5.0, fd_slack: int = 2
+    baseline: ResourceSnapshot, *, grace: float = 5.0, fd_slack: int = 0
 ) -> list[str]:
     """Poll until nothing leaks past ``baseline`` or ``grace`` seconds pass; the leaks left."""
     deadline = time.monotonic() + grace

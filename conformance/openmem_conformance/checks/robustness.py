@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from openmem.models import MemoryRecord
@@ -12,6 +13,7 @@ from openmem_conformance.expect import expect_error
 from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
 
+HUGE_CONTENT_CAP = 5_000_000
 USERS = 20
 OPERATIONS = 200
 
@@ -174,8 +176,28 @@ async def bad_input_is_refused_and_writes_nothing(ctx: CheckContext) -> None:
         ("min_score > 1", lambda: ctx.mem.search("x", user, min_score=2.0), ("invalid_request",)),
         ("huge query", lambda: ctx.mem.search("q" * 100_000, user), ("invalid_request",)),
     ]
+    if limit > HUGE_CONTENT_CAP:  # a limit this large cannot be probed by exceeding it
+        cases = [case for case in cases if not case[0].startswith("huge ")]
+        ctx.note(huge_content="not probed: max_content_length is above the probe cap")
     for what, call, codes in cases:
         await expect_error(call(), *codes, what=what)
+    if ctx.capabilities.features.temporal:
+        # Only the merged record is invalid (valid_to before the stored valid_from): the
+        # provider itself must refuse it, and atomically.
+        dated = await ctx.add("dated memory", user_id=user, valid_from=datetime.now(UTC))
+        await expect_error(
+            ctx.mem.update(
+                dated.id,
+                user_id=user,
+                content="changed by a refused update",
+                valid_to=datetime.now(UTC) - timedelta(days=1),
+            ),
+            "invalid_request",
+            what="update whose merged validity window is inverted",
+        )
+        after = await ctx.mem.get(dated.id, user_id=user)
+        assert after.content == "dated memory", "a refused update wrote part of itself"
+        await ctx.mem.delete(dated.id, user_id=user)
     assert await ctx.ids(user) == {keep.id}, "refused input left something stored"
     fetched = await ctx.mem.get(keep.id, user_id=user)
     assert fetched.content == keep.content, "a refused update changed the memory"

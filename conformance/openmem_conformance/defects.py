@@ -1,0 +1,302 @@
+"""Deliberately broken providers: each has a single defect the suite must catch.
+
+Every class is the in-memory reference provider with one method bent out of shape, so a
+failing check can only be blamed on that one defect. The suite's own tests run each one
+against the checks that claim to catch it (``conformance/tests``); when you add a check,
+add the defect it exists for here too. None of these is registered as a provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import socket
+from typing import ClassVar
+
+from openmem.context import pack_context
+from openmem.errors import InvalidRequestError
+from openmem.inmemory import InMemoryProvider
+from openmem.models import (
+    AuditEntry,
+    AuditQuery,
+    Capabilities,
+    CapabilityFeatures,
+    ContextBlock,
+    ContextQuery,
+    ListQuery,
+    MemoryInput,
+    MemoryPage,
+    MemoryPatch,
+    MemoryRecord,
+    SearchHit,
+    SearchQuery,
+)
+from openmem.provider import Caller, Provider
+
+__all__ = [
+    "AuditSkipsReads",
+    "ContextOverBudget",
+    "DeclaresKeywordButSearchesVectors",
+    "DeleteLeavesSearchIndex",
+    "EmptyLastPage",
+    "FlagsNothing",
+    "GetIgnoresUser",
+    "HangsForever",
+    "IgnoresCancellation",
+    "LeaksASocket",
+    "NamespacesShared",
+    "NonAtomicAdd",
+    "OffsetCursor",
+    "PartialUpdateOnBadInput",
+    "RawUndeclaredAuditDoesIO",
+    "ScoresAboveOne",
+    "SearchIgnoresUser",
+    "SwallowsCancellation",
+    "UntypedNotFound",
+    "UpdateIgnoresTags",
+]
+
+
+class SearchIgnoresUser(InMemoryProvider):
+    """search() returns every user's memories of the namespace."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        hits: list[SearchHit] = []
+        for user in {s.record.user_id for s in self._space(caller).memories.values()}:
+            other = Caller(caller.namespace, user, caller.app)
+            hits.extend(await super().search(other, query))
+        hits.sort(key=lambda h: -h.score)
+        return hits[: query.limit]
+
+
+class GetIgnoresUser(InMemoryProvider):
+    """get() finds a memory by id whoever asks."""
+
+    async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        stored = self._space(caller).memories.get(memory_id)
+        if stored is None:
+            return await super().get(caller, memory_id)
+        return stored.record
+
+
+class NamespacesShared(InMemoryProvider):
+    """Every namespace is stored in the same place."""
+
+    def _space(self, caller: Caller):  # type: ignore[no-untyped-def]
+        return super()._space(Caller("shared", caller.user_id, caller.app))
+
+
+class EmptyLastPage(InMemoryProvider):
+    """list() hands out a next_cursor whenever the page is full, even on the last page."""
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        if query.cursor == _END:
+            return MemoryPage(items=[])
+        page = await super().list(caller, query)
+        if page.next_cursor is None and len(page.items) == query.limit:
+            return MemoryPage(items=page.items, next_cursor=_END)
+        return page
+
+
+_END = "the-end"
+
+
+def _offset_cursor(offset: int) -> str:
+    return f"offset-{offset}"
+
+
+class OffsetCursor(InMemoryProvider):
+    """list() pages by offset, so inserts between pages shift items across pages."""
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        offset = 0
+        if query.cursor is not None:
+            if not query.cursor.startswith("offset-"):
+                raise InvalidRequestError("malformed cursor", field="cursor")
+            offset = int(query.cursor.removeprefix("offset-"))
+        everything = await super().list(
+            caller, query.model_copy(update={"cursor": None, "limit": 500})
+        )
+        # Let concurrent writers in between pages, as a real round trip would.
+        await asyncio.sleep(0.001)
+        items = everything.items[offset : offset + query.limit]
+        more = len(everything.items) > offset + query.limit
+        return MemoryPage(
+            items=items, next_cursor=_offset_cursor(offset + query.limit) if more else None
+        )
+
+
+class IgnoresCancellation(InMemoryProvider):
+    """Every read finishes its slow backend call even when cancelled (a shielded sleep)."""
+
+    async def _slow(self) -> None:
+        work = asyncio.ensure_future(asyncio.sleep(0.03))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await work  # "clean up" by waiting for the backend: the caller waits too
+            raise
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        await self._slow()
+        return await super().search(caller, query)
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        await self._slow()
+        return await super().list(caller, query)
+
+
+class SwallowsCancellation(InMemoryProvider):
+    """search() catches CancelledError and returns a result anyway."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.02)
+        return await super().search(caller, query)
+
+
+class NonAtomicAdd(InMemoryProvider):
+    """add() stores the memory, awaits, then writes the audit entry: half a write if cancelled."""
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        record = self._new_record(caller, item)
+        vector = (await self._embedder.embed([item.content]))[0]
+        from openmem.inmemory import _Stored, _terms  # the reference's own storage
+
+        self._space(caller).memories[record.id] = _Stored(record, vector, _terms(record.content))
+        await asyncio.sleep(0)  # e.g. a second statement outside the transaction
+        self._log(caller, "add", memory_id=record.id, scope=record.scope)
+        return record
+
+
+class DeclaresKeywordButSearchesVectors(InMemoryProvider):
+    """Declares keyword_search, but mode="keyword" runs the vector search."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        if query.mode == "keyword":
+            query = query.model_copy(update={"mode": "semantic"})
+        return await super().search(caller, query)
+
+
+class PartialUpdateOnBadInput(InMemoryProvider):
+    """update() writes the content before it finds the validity window invalid."""
+
+    async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
+        stored = self._owned(caller, memory_id)
+        if patch.content is not None:
+            stored.record = stored.record.model_copy(update={"content": patch.content})
+        return await super().update(caller, memory_id, patch)
+
+
+class ContextOverBudget(InMemoryProvider):
+    """context() packs twice the budget it was given."""
+
+    async def context(self, caller: Caller, query: ContextQuery) -> ContextBlock:
+        hits = await self._rank(
+            caller, SearchQuery(query=query.query, scope=query.scope, limit=query.limit)
+        )
+        return pack_context(hits, query.token_budget * 2 + 10)
+
+
+class AuditSkipsReads(InMemoryProvider):
+    """Declares audit but logs only writes."""
+
+    def _log(self, caller: Caller, action, **kwargs):  # type: ignore[no-untyped-def]
+        if action in ("add", "update", "delete", "forget_user"):
+            super()._log(caller, action, **kwargs)
+
+
+class DeleteLeavesSearchIndex(InMemoryProvider):
+    """delete() removes the row but search still finds it (a stale index)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tombstones: dict[str, SearchHit] = {}
+
+    async def delete(self, caller: Caller, memory_id: str) -> None:
+        record = self._owned(caller, memory_id).record
+        await super().delete(caller, memory_id)
+        self._tombstones[memory_id] = SearchHit(memory=record, score=1.0)
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        hits = await super().search(caller, query)
+        stale = [h for h in self._tombstones.values() if h.memory.user_id == caller.user_id]
+        return (stale + hits)[: query.limit]
+
+
+class UpdateIgnoresTags(InMemoryProvider):
+    """update() silently drops a change of tags."""
+
+    async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
+        if "tags" in patch.model_fields_set:
+            changes = patch.changes()
+            changes.pop("tags")
+            if not changes:
+                return await self.get(caller, memory_id)
+            patch = MemoryPatch.model_validate(changes)
+        return await super().update(caller, memory_id, patch)
+
+
+class HangsForever(InMemoryProvider):
+    """get() never returns (a lost connection without a timeout)."""
+
+    async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class ScoresAboveOne(InMemoryProvider):
+    """search() scores are raw distances, not normalised into [0, 1] (and worst first)."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        hits = await super().search(caller, query)
+        return [h.model_copy(update={"score": 1.0 + i}) for i, h in enumerate(hits)]
+
+
+class UntypedNotFound(InMemoryProvider):
+    """get() of an unknown id lets a KeyError escape."""
+
+    async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        return self._space(caller).memories[memory_id].record
+
+
+class RawUndeclaredAuditDoesIO(InMemoryProvider):
+    """Does not declare audit, yet audit() talks to the backend before refusing."""
+
+    async def capabilities(self) -> Capabilities:
+        caps = await super().capabilities()
+        verbs = [v for v in caps.verbs if v != "audit"]
+        features = caps.features.model_copy(update={"supports_audit": False})
+        return caps.model_copy(update={"verbs": verbs, "features": features})
+
+    async def audit(self, caller: Caller, query: AuditQuery) -> builtins.list[AuditEntry]:
+        await asyncio.sleep(0)  # a round trip to ask the backend
+        return await super().audit(caller, query)
+
+
+class LeaksASocket(InMemoryProvider):
+    """open() makes a connection that close() forgets."""
+
+    leaked: ClassVar[builtins.list[socket.socket]] = []
+
+    async def open(self) -> None:
+        await super().open()
+        self.leaked.extend(socket.socketpair())
+
+
+class FlagsNothing(InMemoryProvider):
+    """A well-behaved provider that declares only the REQUIRED verbs."""
+
+    async def capabilities(self) -> Capabilities:
+        return Capabilities(
+            provider="minimal",
+            verbs=["add", "get", "update", "delete", "list", "search"],
+            features=CapabilityFeatures(cancellation="native"),
+        )
+
+    async def audit(self, caller: Caller, query: AuditQuery) -> builtins.list[AuditEntry]:
+        return await Provider.audit(self, caller, query)
+
+    async def forget_user(self, caller: Caller) -> int:
+        return await Provider.forget_user(self, caller)

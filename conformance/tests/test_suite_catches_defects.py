@@ -1,0 +1,128 @@
+"""The suite catches each class of defect it claims to catch.
+
+Each broken provider is the in-memory reference with exactly one defect; the matching
+checks must fail on it, while the reference itself passes them (tests/test_conformance_
+inmemory.py), so the failure is the defect's doing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from openmem_conformance import CHECKS, ConformanceLevel, Outcome, Tier, validate
+from openmem_conformance.defects import (
+    AuditSkipsReads,
+    ContextOverBudget,
+    DeclaresKeywordButSearchesVectors,
+    DeleteLeavesSearchIndex,
+    EmptyLastPage,
+    FlagsNothing,
+    GetIgnoresUser,
+    HangsForever,
+    IgnoresCancellation,
+    LeaksASocket,
+    NamespacesShared,
+    NonAtomicAdd,
+    OffsetCursor,
+    PartialUpdateOnBadInput,
+    RawUndeclaredAuditDoesIO,
+    ScoresAboveOne,
+    SearchIgnoresUser,
+    SwallowsCancellation,
+    UntypedNotFound,
+    UpdateIgnoresTags,
+)
+from openmem_conformance.runner import run_one
+
+from openmem.inmemory import InMemoryProvider
+
+DEFECTS: list[tuple[type[InMemoryProvider], str]] = [
+    (SearchIgnoresUser, "users_never_see_each_other"),
+    (SearchIgnoresUser, "concurrent_mixed_verbs_lose_and_leak_nothing"),
+    (GetIgnoresUser, "users_never_see_each_other"),
+    (NamespacesShared, "namespaces_never_see_each_other"),
+    (EmptyLastPage, "list_pagination_is_complete"),
+    (OffsetCursor, "list_pagination_is_stable_under_concurrent_inserts"),
+    (IgnoresCancellation, "cancellation_is_prompt_at_random_moments"),
+    (SwallowsCancellation, "cancellation_is_prompt_at_random_moments"),
+    (SwallowsCancellation, "cancellation_at_every_await_point_is_atomic"),
+    (NonAtomicAdd, "cancellation_at_every_await_point_is_atomic"),
+    (LeaksASocket, "cancellation_is_prompt_at_random_moments"),
+    (DeclaresKeywordButSearchesVectors, "keyword_search_matches_terms"),
+    (PartialUpdateOnBadInput, "bad_input_is_refused_and_writes_nothing"),
+    (ContextOverBudget, "context_stays_within_its_token_budget"),
+    (AuditSkipsReads, "audit_records_every_verb"),
+    (DeleteLeavesSearchIndex, "delete_removes_from_every_read"),
+    (ScoresAboveOne, "search_results_are_well_formed"),
+    (UntypedNotFound, "by_id_verbs_on_unknown_id_raise_not_found"),
+    (UpdateIgnoresTags, "update_is_a_merge_patch"),
+    (UpdateIgnoresTags, "agrees_with_the_reference_model"),
+    (RawUndeclaredAuditDoesIO, "undeclared_verbs_of_the_raw_provider_refuse_without_io"),
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_leaked_sockets() -> object:
+    yield
+    for sock in LeaksASocket.leaked:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("broken", "check_name"),
+    DEFECTS,
+    ids=[f"{cls.__name__}-{name}" for cls, name in DEFECTS],
+)
+async def test_defect_fails_its_check(broken: type[InMemoryProvider], check_name: str) -> None:
+    result = await run_one(CHECKS[check_name], broken)
+    assert result.outcome is Outcome.FAILED, f"{broken.__name__} passed {check_name}"
+    assert result.message
+
+
+@pytest.mark.parametrize("check_name", sorted({name for _, name in DEFECTS}))
+async def test_reference_passes_the_checks_that_catch_defects(check_name: str) -> None:
+    result = await run_one(CHECKS[check_name], InMemoryProvider)
+    assert result.outcome is Outcome.PASSED, result.message
+
+
+async def test_a_hanging_verb_fails_instead_of_stalling() -> None:
+    check = dataclasses.replace(CHECKS["by_id_verbs_on_unknown_id_raise_not_found"], timeout=1.0)
+    result = await run_one(check, HangsForever)
+    assert result.outcome is Outcome.FAILED
+    assert "did not finish within 1 s" in result.message
+
+
+async def test_slow_cancellation_is_reported_with_its_latency() -> None:
+    result = await run_one(CHECKS["cancellation_is_prompt_at_random_moments"], IgnoresCancellation)
+    assert "budget is 10 ms" in result.message
+    assert result.details["cancel_p99_ms"] > 10
+
+
+async def test_a_generous_budget_lets_slow_cancellation_pass() -> None:
+    check = CHECKS["cancellation_is_prompt_at_random_moments"]
+    result = await run_one(check, IgnoresCancellation, budget_ms=500)
+    assert result.outcome is Outcome.PASSED, result.message
+
+
+async def test_undeclared_capabilities_are_skipped_not_failed() -> None:
+    report = await validate(FlagsNothing)
+    optional = report.by_tier(Tier.OPTIONAL)
+    assert optional
+    assert all(r.outcome is Outcome.SKIPPED for r in optional)
+    assert all("not declared" in r.message for r in optional)
+    assert report.level() is ConformanceLevel.NATIVE, [r.name for r in report.failed()]
+
+
+async def test_a_leak_between_users_makes_the_level_partial() -> None:
+    report = await validate(SearchIgnoresUser)
+    assert report.level() is ConformanceLevel.PARTIAL
+    assert not report.passed_required()
+
+
+async def test_slow_cancellation_alone_makes_the_level_compatible() -> None:
+    checks = [c for c in CHECKS.values() if c.name != "agrees_with_the_reference_model"]
+    report = await validate(IgnoresCancellation, checks=checks)
+    failed = {r.name for r in report.failed()}
+    assert failed == {"cancellation_is_prompt_at_random_moments"}
+    assert report.level() is ConformanceLevel.COMPATIBLE
