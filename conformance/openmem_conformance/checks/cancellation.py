@@ -141,10 +141,18 @@ async def _sweep(
     operation: Callable[[Any, int], Operation],
     whole: Callable[[Any, int], Awaitable[str | None]],
 ) -> dict[str, int]:
-    """Cancel ``verb`` at each await point; ``whole`` returns a problem or None per run."""
+    """Cancel ``verb`` at each await point; ``whole`` returns a problem or None per run.
+
+    Before every run the provider's background work (connection releases, say) is let to
+    finish, so each run starts from the state the counting run started from and meets the
+    same await points.
+    """
+    long_lived: set[asyncio.Task[Any]] = set()
     subject = await prepare(-1)
     await operation(subject, -1)()  # warm: lazy initialisation is not an await point of the verb
+    await _quiesce(long_lived)
     subject = await prepare(0)
+    await _quiesce(long_lived)
     _, points = await count_await_points(operation(subject, 0))
     chosen = list(range(1, points + 1))
     if len(chosen) > MAX_SWEEP_POINTS:
@@ -153,6 +161,7 @@ async def _sweep(
     outcomes = {"cancelled": 0, "finished": 0}
     for point in chosen:
         subject = await prepare(point)
+        await _quiesce(long_lived)
         outcome, _ = await run_cancelled_at(operation(subject, point), point)
         assert outcome != "swallowed", (
             f"{verb}: cancelled at await point {point} of {points}, it returned normally"
@@ -303,3 +312,22 @@ async def cancellation_at_every_await_point_is_atomic(ctx: CheckContext) -> None
 
 async def _none() -> None:
     return None
+
+
+async def _quiesce(ignore: set[asyncio.Task[Any]], within: float = 1.0) -> None:
+    """Wait (bounded) until background tasks other than those in ``ignore`` have finished.
+
+    Tasks still running after ``within`` seconds are long-lived (a pool's housekeeping,
+    a client's keep-alive): they join ``ignore`` and are not waited for again.
+    """
+    deadline = time.monotonic() + within
+    current = asyncio.current_task()
+    while True:
+        await asyncio.sleep(0)
+        busy = {t for t in asyncio.all_tasks() if t is not current and not t.done()} - ignore
+        if not busy:
+            return
+        if time.monotonic() >= deadline:
+            ignore |= busy
+            return
+        await asyncio.sleep(0.002)
