@@ -99,18 +99,22 @@ class ProviderConformance:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # Expected failures are strict: a bug that got fixed must not hide behind its mark.
         for name in STANDARD_TESTS:
             method = cls.__dict__.get(name)
-            marks = getattr(method, "pytestmark", None)
-            if method is None or not marks:
+            if method is None or not inspect.iscoroutinefunction(method):
                 continue
-            method.pytestmark = [
+            marks = list(getattr(method, "pytestmark", []))
+            # Expected failures are strict: a bug that got fixed must not hide behind its mark.
+            marks = [
                 pytest.mark.xfail(*m.args, **{**m.kwargs, "strict": True}).mark
                 if m.name == "xfail"
                 else m
                 for m in marks
             ]
+            # An override runs like the test it replaces, whatever the asyncio_mode.
+            if not any(m.name == "asyncio" for m in marks):
+                marks.append(pytest.mark.asyncio(loop_scope="function").mark)
+            method.pytestmark = marks
 
     @pytest.fixture
     def provider(self) -> Provider[Any]:
