@@ -15,7 +15,6 @@ from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
-
 from openmem_conformance import CHECKS, Outcome, ProviderConformance, validate
 from openmem_conformance.cli import conformance
 from openmem_conformance.defects import FlagsNothing
@@ -65,7 +64,7 @@ def test_the_guard_fails_an_xfail_without_reason() -> None:
         async def test_list_pagination_is_complete(self, provider: object) -> None:
             await super().test_list_pagination_is_complete(provider)  # type: ignore[misc]
 
-    with pytest.raises(AssertionError, match="without @pytest.mark.xfail"):
+    with pytest.raises(AssertionError, match=r"without @pytest\.mark\.xfail"):
         _guard(NoReason)
 
 
