@@ -130,6 +130,10 @@ class Mem0Provider(Provider[Mem0Options]):
                     )
                 # The platform client pings the API in its constructor: never on the loop.
                 await offload.run(backend.open)
+                if not platform:
+                    # mem0 imports its scoring and NLP helpers on the first search; an import
+                    # holds the GIL for long stretches, so pay for it here, not under load.
+                    await offload.run(backend.search, "_:_warmup", "warm up", 1, 0.0)
             except BaseException as exc:
                 await offload.aclose(options.close_grace)
                 if isinstance(exc, OMPError | asyncio.CancelledError):
@@ -328,32 +332,41 @@ class Mem0Provider(Provider[Mem0Options]):
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
         after = decode_cursor(query.cursor) if query.cursor else None
         user = user_key(caller)
-        rows = await self._call(lambda backend: backend.list_all(user))
-        records = sorted(
-            (
-                record
-                for record in (record_from_raw(caller, r) for r in rows if _owns(r, user))
-                if matches_listing(record, query)
-                and (after is None or (record.created_at, record.id) < after)
-            ),
-            key=lambda r: (r.created_at, r.id),
-            reverse=True,
-        )
-        page = records[: query.limit]
-        more = len(records) > query.limit
-        return MemoryPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)
+
+        def work(backend: Mem0Backend) -> MemoryPage:
+            records = sorted(
+                (
+                    record
+                    for record in (
+                        record_from_raw(caller, r) for r in backend.list_all(user) if _owns(r, user)
+                    )
+                    if matches_listing(record, query)
+                    and (after is None or (record.created_at, record.id) < after)
+                ),
+                key=lambda r: (r.created_at, r.id),
+                reverse=True,
+            )
+            page = records[: query.limit]
+            more = len(records) > query.limit
+            return MemoryPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)
+
+        return await self._call(work)
 
     async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
         user = user_key(caller)
-        top_k = min(max(query.limit * 3, 30), _SEARCH_CAP)
-        while True:
-            rows = await self._call(
-                lambda backend, k=top_k: backend.search(user, query.query, k, 0.0)  # type: ignore[misc]
-            )
-            hits = self._filter_hits(caller, user, rows, query)
-            if len(hits) >= query.limit or len(rows) < top_k or top_k >= _SEARCH_CAP:
-                return hits[: query.limit]
-            top_k = min(top_k * 4, _SEARCH_CAP)  # filters ate the page: ask mem0 for more
+
+        def work(backend: Mem0Backend) -> builtins.list[SearchHit]:
+            # Ranking, filtering and record building run here, on the worker thread: the
+            # event loop only receives the finished hits.
+            top_k = min(max(query.limit * 3, 30), _SEARCH_CAP)
+            while True:
+                rows = backend.search(user, query.query, top_k, 0.0)
+                hits = self._filter_hits(caller, user, rows, query)
+                if len(hits) >= query.limit or len(rows) < top_k or top_k >= _SEARCH_CAP:
+                    return hits[: query.limit]
+                top_k = min(top_k * 4, _SEARCH_CAP)  # filters ate the page: ask for more
+
+        return await self._call(work)
 
     @staticmethod
     def _filter_hits(

@@ -1,0 +1,308 @@
+"""The thread tier under load: openmem-mem0 vs mem0's own ``AsyncMemory``, side by side.
+
+Both sides run mem0 OSS on the same kind of store (embedded qdrant in their own directories,
+or one pgvector server in their own collections) with the same embedder (openmem's hashing
+embedder behind mem0's embedding interface). Each side gets N concurrent adds, then N
+concurrent searches, while a ticker task measures how late the event loop wakes it.
+
+    python benchmarks/thread_tier.py --quick          # one run, one JSON line on stdout
+    python benchmarks/thread_tier.py                  # 3 runs; JSON + table in results/
+    python benchmarks/thread_tier.py --store pgvector --url postgresql://...
+
+Per side: ``errors`` (calls that raised), ``lost`` (adds that reported success but are not
+in the store afterwards), ``ops_per_s`` (adds + searches over both phases' wall time) and
+``loop_lag_p99_ms`` (p99 of the ticker's lateness over a 1 ms period).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+USERS = 10
+TICK = 0.001
+
+
+class Ticker:
+    """A task that sleeps ``TICK`` at a time and records how late it wakes up."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + TICK
+            await asyncio.sleep(TICK)
+            self.lags.append(max(0.0, loop.time() - due))
+
+    def __enter__(self) -> Ticker:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def p99_ms(self) -> float:
+        if not self.lags:
+            return 0.0
+        ordered = sorted(self.lags)
+        return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3, 3)
+
+
+async def measure(
+    n: int,
+    add: Callable[[int], Awaitable[Any]],
+    search: Callable[[int], Awaitable[Any]],
+    count_stored: Callable[[list[Any]], Awaitable[int]],
+) -> dict[str, Any]:
+    """Run N adds then N searches concurrently under a ticker; count errors and losses."""
+    with Ticker() as ticker:
+        t0 = time.perf_counter()
+        added = await asyncio.gather(*(add(i) for i in range(n)), return_exceptions=True)
+        searched = await asyncio.gather(*(search(i) for i in range(n)), return_exceptions=True)
+        elapsed = time.perf_counter() - t0
+    ok = [a for a in added if not isinstance(a, BaseException)]
+    errors = sum(isinstance(r, BaseException) for r in [*added, *searched])
+    stored = await count_stored(ok)
+    return {
+        "errors": errors,
+        "lost": len(ok) - stored,
+        "ops_per_s": round(2 * n / elapsed, 1),
+        "loop_lag_p99_ms": ticker.p99_ms(),
+    }
+
+
+async def run_openmem(n: int, store: dict[str, Any], dim: int) -> dict[str, Any]:
+    from openmem_mem0 import Mem0Provider
+
+    from openmem import AsyncMemory
+
+    provider = Mem0Provider(embedder="hashing", embedder_dim=dim, **store)
+    async with AsyncMemory(provider, namespace="bench") as mem:
+
+        async def add(i: int) -> Any:
+            return await mem.add(
+                f"user note number {i} about topic {i % 7}", user_id=f"u{i % USERS}"
+            )
+
+        async def search(i: int) -> Any:
+            return await mem.search(f"topic {i % 7}", f"u{i % USERS}", limit=5)
+
+        async def count_stored(records: list[Any]) -> int:
+            wanted = {r.id for r in records}
+            found: set[str] = set()
+            for u in range(USERS):
+                cursor = None
+                while True:
+                    page = await mem.list(f"u{u}", limit=500, cursor=cursor)
+                    found |= {r.id for r in page.items}
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+            return len(wanted & found)
+
+        return await measure(n, add, search, count_stored)
+
+
+def mem0_config(store: dict[str, Any], dim: int, data_dir: Path) -> dict[str, Any]:
+    if store["vector_store"] == "pgvector":
+        vector = {
+            "provider": "pgvector",
+            "config": {
+                "connection_string": store["url"],
+                "collection_name": store["collection"],
+                "embedding_model_dims": dim,
+            },
+        }
+    else:
+        vector = {
+            "provider": "qdrant",
+            "config": {
+                "path": str(data_dir / "qdrant"),
+                "collection_name": store["collection"],
+                "embedding_model_dims": dim,
+                "on_disk": True,
+            },
+        }
+    return {
+        "vector_store": vector,
+        "embedder": {
+            "provider": "openai",
+            "config": {"api_key": "sk-unused", "embedding_dims": dim},
+        },
+        "llm": {"provider": "openai", "config": {"api_key": "sk-unused"}},
+        "history_db_path": str(data_dir / "history.db"),
+    }
+
+
+async def run_mem0_async(n: int, store: dict[str, Any], dim: int) -> dict[str, Any]:
+    from mem0 import AsyncMemory
+    from openmem_mem0._oss import OpenmemEmbedding
+
+    from openmem.embedders import HashingEmbedder
+
+    data_dir = Path(store["data_dir"])
+    memory = AsyncMemory.from_config(mem0_config(store, dim, data_dir))
+    memory.embedding_model = OpenmemEmbedding(HashingEmbedder(dim), asyncio.get_running_loop())
+
+    async def add(i: int) -> Any:
+        result = await memory.add(
+            f"user note number {i} about topic {i % 7}", user_id=f"u{i % USERS}", infer=False
+        )
+        return result["results"][0]["id"]
+
+    async def search(i: int) -> Any:
+        return await memory.search(
+            f"topic {i % 7}", top_k=5, filters={"user_id": f"u{i % USERS}"}, threshold=0.0
+        )
+
+    async def count_stored(ids: list[Any]) -> int:
+        found: set[str] = set()
+        try:
+            for u in range(USERS):
+                rows = await memory.get_all(filters={"user_id": f"u{u}"}, top_k=100_000)
+                found |= {r["id"] for r in rows["results"]}
+        except Exception:
+            # The concurrent run can leave embedded qdrant unable to list; ask id by id.
+            found = {i for i in ids if await _exists(memory, i)}
+        return len(set(ids) & found)
+
+    try:
+        return await measure(n, add, search, count_stored)
+    finally:
+        memory.close()
+        client = getattr(memory.vector_store, "client", None)
+        if client is not None and hasattr(client, "close"):
+            client.close()
+
+
+async def _exists(memory: Any, memory_id: str) -> bool:
+    try:
+        return await memory.get(memory_id) is not None
+    except Exception:
+        return False
+
+
+async def idle_lag_p99_ms(seconds: float = 2.0) -> float:
+    """The machine's noise floor: the ticker's lateness with nothing else running."""
+    with Ticker() as ticker:
+        await asyncio.sleep(seconds)
+    return ticker.p99_ms()
+
+
+def one_run(n: int, store_kind: str, url: str | None, dim: int) -> dict[str, Any]:
+    """Both sides once, in one process, each on a fresh store."""
+    with tempfile.TemporaryDirectory() as tmp:
+        suffix = os.urandom(3).hex()
+        ours = {
+            "vector_store": store_kind,
+            "url": url,
+            "data_dir": str(Path(tmp) / "openmem"),
+            "collection": f"bench_om_{suffix}",
+        }
+        theirs = {**ours, "data_dir": str(Path(tmp) / "mem0"), "collection": f"bench_m0_{suffix}"}
+        Path(theirs["data_dir"]).mkdir(parents=True)
+        os.environ.setdefault("MEM0_DIR", str(Path(tmp) / "mem0-home"))
+        os.environ["MEM0_TELEMETRY"] = "False"
+
+        async def both() -> dict[str, Any]:
+            openmem_result = await run_openmem(n, ours, dim)
+            mem0_result = await run_mem0_async(n, theirs, dim)
+            return {"openmem": openmem_result, "mem0_async": mem0_result}
+
+        return asyncio.run(both())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one run, one JSON line")
+    parser.add_argument("-n", type=int, default=500, help="concurrent adds (and searches)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--store", choices=["qdrant", "pgvector"], default="qdrant")
+    parser.add_argument("--url", help="PostgreSQL URL for --store pgvector")
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="sys.setswitchinterval() for the run (CPython's default is 0.005 s)",
+    )
+    args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
+    if args.store == "pgvector" and not args.url:
+        parser.error("--store pgvector needs --url")
+    logging.disable(logging.WARNING)  # mem0 warns about spaCy/fastembed on every call
+    warnings.simplefilter("ignore")
+    if args.quick:
+        result = one_run(args.n, args.store, args.url, args.dim)
+        print(json.dumps(result))
+        return
+    runs = []
+    for _ in range(args.runs):
+        run = one_run(args.n, args.store, args.url, args.dim)
+        run["idle_loop_lag_p99_ms"] = asyncio.run(idle_lag_p99_ms())
+        runs.append(run)
+    summary = {
+        side: {
+            key: statistics.median(run[side][key] for run in runs)
+            for key in ("errors", "lost", "ops_per_s", "loop_lag_p99_ms")
+        }
+        for side in ("openmem", "mem0_async")
+    }
+    report = {
+        "benchmark": "thread_tier",
+        "n": args.n,
+        "store": args.store,
+        "embedder": f"hashing-{args.dim}",
+        "python": sys.version.split()[0],
+        "switch_interval_s": sys.getswitchinterval(),
+        "load_average": os.getloadavg(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "runs": runs,
+        "median": summary,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stem = "thread_tier" if args.store == "qdrant" else f"thread_tier_{args.store}"
+    if args.switch_interval:
+        stem += f"_switch{args.switch_interval * 1e3:g}ms"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [
+        f"# thread tier: {args.n} concurrent adds then {args.n} concurrent searches "
+        f"({args.store}, hashing-{args.dim}, {report['machine']}; median of {args.runs} runs)",
+        "",
+        "| side | errors | lost | ops/s | loop lag p99 (ms) |",
+        "|---|---|---|---|---|",
+    ]
+    for side in ("openmem", "mem0_async"):
+        s = summary[side]
+        lines.append(
+            f"| {side} | {s['errors']} | {s['lost']} | {s['ops_per_s']} | {s['loop_lag_p99_ms']} |"
+        )
+    idle = statistics.median(run["idle_loop_lag_p99_ms"] for run in runs)
+    lines += [
+        "",
+        f"Idle loop lag p99 on this machine at the time: {idle} ms (noise floor).",
+        f"Load average: {report['load_average']}; GIL switch interval {sys.getswitchinterval()} s.",
+    ]
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
