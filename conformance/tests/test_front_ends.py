@@ -70,7 +70,7 @@ def test_the_guard_fails_an_xfail_without_reason() -> None:
 
 def test_the_guard_fails_a_deleted_test() -> None:
     class Deleted(ProviderConformance):
-        test_list_pagination_is_complete = None  # type: ignore[assignment]
+        test_list_pagination_is_complete = None
 
     with pytest.raises(AssertionError, match="test_list_pagination_is_complete was deleted"):
         _guard(Deleted)
