@@ -49,6 +49,7 @@ from openmem_postgres.rows import (
     decode_cursor,
     encode_cursor,
     encode_vector,
+    hit_from_row,
     init_connection,
     record_from_row,
 )
@@ -592,10 +593,7 @@ class PostgresProvider(Provider[PostgresOptions]):
             audit=audit,
         )
         rows = await self._run_fetch(statement, *p.values)
-        return [
-            SearchHit.model_construct(memory=record_from_row(row), score=row["score"])
-            for row in rows
-        ]
+        return [hit_from_row(row) for row in rows]
 
     async def audit(self, caller: Caller, query: AuditQuery) -> builtins.list[AuditEntry]:
         """The caller's audit entries, newest first."""

@@ -9,11 +9,15 @@ import struct
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import asyncpg
+from pydantic import BaseModel
 
 from openmem.errors import InvalidRequestError
-from openmem.models import AuditEntry, MemoryRecord, MemorySource
+from openmem.models import AuditEntry, MemoryRecord, MemorySource, SearchHit
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 __all__ = [
     "RECORD_COLUMNS",
@@ -21,6 +25,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "encode_vector",
+    "hit_from_row",
     "init_connection",
     "record_from_row",
 ]
@@ -35,34 +40,55 @@ RECORD_COLUMNS = (
 _CURSOR_PREFIX = "c1."
 
 
+_set = object.__setattr__
+
+
+def _trusted(cls: type[ModelT], values: dict[str, Any], extra: dict[str, Any] | None) -> ModelT:
+    """An instance of ``cls`` holding ``values`` (every field) without validation.
+
+    Exactly what pydantic's ``model_construct`` ends with, without its per-field default
+    and alias resolution, which the rows never need: every field is present.
+    """
+    obj = cls.__new__(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", extra)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
 def record_from_row(row: asyncpg.Record) -> MemoryRecord:
     """A ``MemoryRecord`` from a row of ``RECORD_COLUMNS``.
 
-    Rows were validated on the way in, so they are not validated again on the way out
-    (``model_construct``): that is most of the cost of turning a row into a model.
+    Rows were validated on the way in, so they are not validated again on the way out:
+    that would be most of the cost of turning a row into a model.
     """
     source = row["source"]
-    extensions = row["extensions"] or {}
-    return MemoryRecord.model_construct(
-        id=row["id"],
-        content=row["content"],
-        user_id=row["user_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        scope=row["scope"],
-        tags=list(row["tags"]),
-        source=MemorySource.model_construct(**source) if source is not None else None,
-        confidence=row["confidence"],
-        valid_from=row["valid_from"],
-        valid_to=row["valid_to"],
-        supersedes=list(row["supersedes"]),
-        embedding_model=row["embedding_model"],
-        status=row["status"],
-        agent_id=row["agent_id"],
-        session_id=row["session_id"],
-        metadata=row["metadata"],
-        **extensions,
-    )
+    values = {
+        "id": row["id"],
+        "content": row["content"],
+        "user_id": row["user_id"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "scope": row["scope"],
+        "tags": list(row["tags"]),
+        "source": MemorySource.model_construct(**source) if source is not None else None,
+        "confidence": row["confidence"],
+        "valid_from": row["valid_from"],
+        "valid_to": row["valid_to"],
+        "supersedes": list(row["supersedes"]),
+        "embedding_model": row["embedding_model"],
+        "status": row["status"],
+        "agent_id": row["agent_id"],
+        "session_id": row["session_id"],
+        "metadata": row["metadata"],
+    }
+    return _trusted(MemoryRecord, values, row["extensions"] or {})
+
+
+def hit_from_row(row: asyncpg.Record) -> SearchHit:
+    """A ``SearchHit`` from a row of ``RECORD_COLUMNS`` plus ``score``."""
+    return _trusted(SearchHit, {"memory": record_from_row(row), "score": row["score"]}, {})
 
 
 def audit_from_row(row: asyncpg.Record) -> AuditEntry:

