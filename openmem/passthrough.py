@@ -64,6 +64,7 @@ __all__ = ["PassthroughOptions", "PassthroughProvider"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _DEFAULT_NAMESPACE = "default"
+_sleep = asyncio.sleep  # indirection so tests can observe backoff without waiting
 _USER_AGENT = "openmem-passthrough/0.1"
 
 
@@ -302,9 +303,8 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             body = query.model_dump(mode="json", exclude_none=True, by_alias=True)
             body["user_id"] = caller.user_id
             response = await self._send(
-                "POST", "/memories/search", verb="search", caller=caller, json=body,
-                idempotent=True,
-            )  # fmt: skip
+                "POST", "/memories/search", verb="search", caller=caller, json=body, idempotent=True
+            )
         else:
             params: dict[str, Any] = {
                 "q": query.query,
@@ -323,9 +323,13 @@ class PassthroughProvider(Provider[PassthroughOptions]):
                 _put(params, name, "true" if value is True else value)
             _put_tags(params, query.tags, self._extended)
             response = await self._send(
-                "GET", "/memories/search", verb="search", caller=caller, params=params,
+                "GET",
+                "/memories/search",
+                verb="search",
+                caller=caller,
+                params=params,
                 idempotent=True,
-            )  # fmt: skip
+            )
         return [_validate(SearchHit, hit) for hit in _unwrap(_json(response), "results")]
 
     async def context(self, caller: Caller, query: ContextQuery) -> ContextBlock:
@@ -394,7 +398,7 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             delay = self._retry_delay(error, attempt) if idempotent else None
             if delay is None:
                 raise error from cause
-            await asyncio.sleep(delay)
+            await _sleep(delay)
             attempt += 1
 
     def _retry_delay(self, error: OMPError, attempt: int) -> float | None:

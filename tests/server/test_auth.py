@@ -6,14 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-AuthedServer = Any  # the `authed` fixture of conftest.py
-
 import httpx
 import pytest
 
 from openmem.errors import ConfigurationError
 from openmem.inmemory import InMemoryProvider
 from openmem.server import KeyStore, ServerSettings, create_app
+
+AuthedServer = Any  # the `authed` fixture of conftest.py
 
 
 def _code(response: httpx.Response) -> str:
@@ -114,7 +114,9 @@ async def test_a_read_key_can_read(authed: AuthedServer) -> None:
     record = await _add(authed, authed.key())
     read = {**authed.key(verbs=["read"]), "x-user-id": "u1"}
     assert (await authed.client.get(f"/memories/{record['id']}", headers=read)).status_code == 200
-    assert (await authed.client.delete(f"/memories/{record['id']}", headers=read)).status_code == 403
+    assert (
+        await authed.client.delete(f"/memories/{record['id']}", headers=read)
+    ).status_code == 403
 
 
 async def test_a_user_restricted_key_cannot_act_for_others(authed: AuthedServer) -> None:
@@ -144,9 +146,7 @@ async def test_a_scope_restricted_key_sees_only_its_scopes(authed: AuthedServer)
     work = authed.key(scopes=["work"])
     listing = (await authed.client.get("/memories?user_id=u1", headers=work)).json()
     assert [item["scope"] for item in listing["items"]] == ["work/notes"]
-    hidden = await authed.client.get(
-        f"/memories/{home['id']}", headers={**work, "x-user-id": "u1"}
-    )
+    hidden = await authed.client.get(f"/memories/{home['id']}", headers={**work, "x-user-id": "u1"})
     assert hidden.status_code == 404
     denied = await authed.client.get("/memories?user_id=u1&scope=home", headers=work)
     assert denied.status_code == 403
@@ -160,9 +160,7 @@ async def test_a_scope_restricted_key_cannot_forget_a_user(authed: AuthedServer)
 async def test_the_server_refuses_to_start_without_keys(
     asgi: Callable[..., Any], tmp_path: Path
 ) -> None:
-    app = create_app(
-        ServerSettings(keys_path=tmp_path / "none.json"), provider=InMemoryProvider()
-    )
+    app = create_app(ServerSettings(keys_path=tmp_path / "none.json"), provider=InMemoryProvider())
     with pytest.raises(ConfigurationError, match="no API keys"):
         async with asgi(app):
             pass
@@ -177,7 +175,8 @@ def test_no_auth_is_refused_off_loopback() -> None:
 def test_keys_are_stored_hashed(key_store: KeyStore) -> None:
     key, record = key_store.create(namespace="a", verbs=["read", "delete"])
     text = key_store.path.read_text()
-    assert key not in text and key.split("_")[-1] not in text
+    assert key not in text
+    assert key.split("_")[-1] not in text
     assert record.key_id in text
     assert key_store.path.stat().st_mode & 0o777 == 0o600
     assert record.verbs == ["search", "get", "list", "context", "audit", "delete", "forget_user"]
@@ -187,7 +186,8 @@ def test_a_running_store_sees_keys_created_elsewhere(key_store: KeyStore) -> Non
     key, _ = KeyStore(key_store.path).create(namespace="a")
     key_store._checked_at = 0.0  # skip the once-a-second throttle
     verified = key_store.verify(key)
-    assert verified is not None and verified.namespace == "a"
+    assert verified is not None
+    assert verified.namespace == "a"
 
 
 def test_unknown_verb_is_a_configuration_error(key_store: KeyStore) -> None:

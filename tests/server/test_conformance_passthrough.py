@@ -18,7 +18,7 @@ from openmem.passthrough import PassthroughProvider
 from openmem.provider import Provider
 from openmem.server import ServerSettings, create_app
 
-from .conftest import LiveServer, live_server  # noqa: TID252
+from .conftest import LiveServer, live_server
 
 
 def _serve(backend: Provider[Any]) -> Iterator[LiveServer]:

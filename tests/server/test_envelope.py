@@ -106,9 +106,7 @@ async def test_body_over_the_limit_is_413_before_parsing(
     asgi: Callable[..., Any], app_factory: Callable[..., Any]
 ) -> None:
     async with asgi(app_factory(max_body_bytes=2048)) as http:
-        response = await http.post(
-            "/memories", json={"content": "x" * 4096, "user_id": "u1"}
-        )
+        response = await http.post("/memories", json={"content": "x" * 4096, "user_id": "u1"})
     assert (response.status_code, _error(response)["code"]) == (413, "payload_too_large")
 
 

@@ -128,18 +128,19 @@ async def test_search_body_form_applies_metadata_filters(client: httpx.AsyncClie
     await _add(client, "dark mode at work", metadata={"place": "work"})
     await _add(client, "dark mode at home", metadata={"place": "home"})
     response = await client.post(
-        "/memories/search", json={"query": "dark mode", "user_id": "u1", "filters": {"place": "home"}}
+        "/memories/search",
+        json={"query": "dark mode", "user_id": "u1", "filters": {"place": "home"}},
     )
-    assert [hit["memory"]["content"] for hit in response.json()["results"]] == [
-        "dark mode at home"
-    ]
+    assert [hit["memory"]["content"] for hit in response.json()["results"]] == ["dark mode at home"]
 
 
 async def test_context_stays_within_the_budget(client: httpx.AsyncClient) -> None:
     for i in range(10):
         await _add(client, f"fact number {i} about the dark mode preference of the user")
     body = (
-        await client.post("/context", json={"query": "dark mode", "user_id": "u1", "token_budget": 40})
+        await client.post(
+            "/context", json={"query": "dark mode", "user_id": "u1", "token_budget": 40}
+        )
     ).json()
     assert 0 < body["token_count"] <= 40
     assert body["citations"]

@@ -21,7 +21,7 @@ from openmem.inmemory import InMemoryProvider
 from openmem.server import KeyStore, ServerSettings, create_app
 from openmem.server.spec import SPEC_DIR
 
-from .conftest import live_server  # noqa: TID252
+from .conftest import live_server
 
 SCHEMA = schemathesis.openapi.from_path(SPEC_DIR / "openapi.yaml")
 EXAMPLES_PER_OPERATION = 25
