@@ -222,36 +222,43 @@ class PowermemProvider(Provider[PowermemOptions]):
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
         after = decode_cursor(query.cursor) if query.cursor else None
         user = user_key(caller)
-        rows = await self._call(lambda backend: backend.list_all(user))
-        records = sorted(
-            (
-                record
-                for record in (
-                    record_from_raw(caller, _stringified(r))
-                    for r in rows
-                    if r.get("user_id") == user
-                )
-                if matches_listing(record, query)
-                and (after is None or (record.created_at, record.id) < after)
-            ),
-            key=lambda r: (r.created_at, r.id),
-            reverse=True,
-        )
-        page = records[: query.limit]
-        more = len(records) > query.limit
-        return MemoryPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)
+
+        # Records are built and filtered on the worker thread; the loop gets the page.
+        def work(backend: PowermemBackend) -> MemoryPage:
+            rows = backend.list_all(user)
+            records = sorted(
+                (
+                    record
+                    for record in (
+                        record_from_raw(caller, _stringified(r))
+                        for r in rows
+                        if r.get("user_id") == user
+                    )
+                    if matches_listing(record, query)
+                    and (after is None or (record.created_at, record.id) < after)
+                ),
+                key=lambda r: (r.created_at, r.id),
+                reverse=True,
+            )
+            page = records[: query.limit]
+            more = len(records) > query.limit
+            return MemoryPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)
+
+        return await self._call(work)
 
     async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
         user = user_key(caller)
-        top_k = min(max(query.limit * 3, 30), _SEARCH_CAP)
-        while True:
-            rows = await self._call(
-                lambda backend, k=top_k: backend.search(user, query.query, k)  # type: ignore[misc]
-            )
-            hits = _filter_hits(caller, user, rows, query)
-            if len(hits) >= query.limit or len(rows) < top_k or top_k >= _SEARCH_CAP:
-                return hits[: query.limit]
-            top_k = min(top_k * 4, _SEARCH_CAP)
+
+        def work(backend: PowermemBackend) -> builtins.list[SearchHit]:
+            top_k = min(max(query.limit * 3, 30), _SEARCH_CAP)
+            while True:
+                rows = backend.search(user, query.query, top_k)
+                hits = _filter_hits(caller, user, rows, query)
+                if len(hits) >= query.limit or len(rows) < top_k or top_k >= _SEARCH_CAP:
+                    return hits[: query.limit]
+                top_k = min(top_k * 4, _SEARCH_CAP)  # filters ate the page: ask for more
+
+        return await self._call(work)
 
     # -- internals ---------------------------------------------------------------------
 
