@@ -201,3 +201,9 @@ def test_the_runner_refuses_to_run_without_a_target() -> None:
     result = CliRunner().invoke(conformance, [])
     assert result.exit_code == 2
     assert "--provider" in result.output
+
+
+def test_the_readme_lists_every_check() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [name for name in CHECKS if f"`{name}`" not in readme]
+    assert not missing

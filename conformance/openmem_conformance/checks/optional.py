@@ -71,6 +71,9 @@ async def audit_records_every_verb(ctx: CheckContext) -> None:
         expected.append("context")
     await ctx.mem.delete(record.id, user_id=user)
     expected.append("delete")
+    if ctx.capabilities.features.forget_user:
+        await ctx.mem.forget_user(user)
+        expected.append("forget_user")
     entries = await eventually(
         lambda: ctx.mem.audit(user, limit=1000),
         lambda got: {e.action for e in got} >= set(expected),
