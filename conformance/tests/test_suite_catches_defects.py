@@ -37,28 +37,33 @@ from openmem_conformance.runner import run_one
 
 from openmem.inmemory import InMemoryProvider
 
-DEFECTS: list[tuple[type[InMemoryProvider], str]] = [
-    (SearchIgnoresUser, "users_never_see_each_other"),
-    (SearchIgnoresUser, "concurrent_mixed_verbs_lose_and_leak_nothing"),
-    (GetIgnoresUser, "users_never_see_each_other"),
-    (NamespacesShared, "namespaces_never_see_each_other"),
-    (EmptyLastPage, "list_pagination_is_complete"),
-    (OffsetCursor, "list_pagination_is_stable_under_concurrent_inserts"),
-    (IgnoresCancellation, "cancellation_is_prompt_at_random_moments"),
-    (SwallowsCancellation, "cancellation_is_prompt_at_random_moments"),
-    (SwallowsCancellation, "cancellation_at_every_await_point_is_atomic"),
-    (NonAtomicAdd, "cancellation_at_every_await_point_is_atomic"),
-    (LeaksASocket, "cancellation_is_prompt_at_random_moments"),
-    (DeclaresKeywordButSearchesVectors, "keyword_search_matches_terms"),
-    (PartialUpdateOnBadInput, "bad_input_is_refused_and_writes_nothing"),
-    (ContextOverBudget, "context_stays_within_its_token_budget"),
-    (AuditSkipsReads, "audit_records_every_verb"),
-    (DeleteLeavesSearchIndex, "delete_removes_from_every_read"),
-    (ScoresAboveOne, "search_results_are_well_formed"),
-    (UntypedNotFound, "by_id_verbs_on_unknown_id_raise_not_found"),
-    (UpdateIgnoresTags, "update_is_a_merge_patch"),
-    (UpdateIgnoresTags, "agrees_with_the_reference_model"),
-    (RawUndeclaredAuditDoesIO, "undeclared_verbs_of_the_raw_provider_refuse_without_io"),
+DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
+    # (broken provider, the check that must fail, what its message must say)
+    (SearchIgnoresUser, "users_never_see_each_other", "search returns another user's"),
+    (SearchIgnoresUser, "concurrent_mixed_verbs_lose_and_leak_nothing", "leaks under concurrency"),
+    (GetIgnoresUser, "users_never_see_each_other", "get of another user's memory"),
+    (NamespacesShared, "namespaces_never_see_each_other", "across ns"),
+    (EmptyLastPage, "list_pagination_is_complete", "an empty page"),
+    (OffsetCursor, "list_pagination_is_stable_under_concurrent_inserts", "appeared twice"),
+    (IgnoresCancellation, "cancellation_is_prompt_at_random_moments", "the budget is 10 ms"),
+    (SwallowsCancellation, "cancellation_is_prompt_at_random_moments", "swallowed"),
+    (SwallowsCancellation, "cancellation_at_every_await_point_is_atomic", "returned normally"),
+    (NonAtomicAdd, "cancellation_at_every_await_point_is_atomic", "without its audit entry"),
+    (LeaksASocket, "cancellation_is_prompt_at_random_moments", "file descriptor"),
+    (DeclaresKeywordButSearchesVectors, "keyword_search_matches_terms", "without the term"),
+    (PartialUpdateOnBadInput, "bad_input_is_refused_and_writes_nothing", "wrote part of itself"),
+    (ContextOverBudget, "context_stays_within_its_token_budget", "token_count is"),
+    (AuditSkipsReads, "audit_records_every_verb", "audit lacks entries"),
+    (DeleteLeavesSearchIndex, "delete_removes_from_every_read", "search still returns"),
+    (ScoresAboveOne, "search_results_are_well_formed", "score outside [0, 1]"),
+    (UntypedNotFound, "by_id_verbs_on_unknown_id_raise_not_found", "untyped KeyError"),
+    (UpdateIgnoresTags, "update_is_a_merge_patch", "tags are"),
+    (UpdateIgnoresTags, "agrees_with_the_reference_model", "differs from model"),
+    (
+        RawUndeclaredAuditDoesIO,
+        "undeclared_verbs_of_the_raw_provider_refuse_without_io",
+        "suspended",
+    ),
 ]
 
 
@@ -70,17 +75,19 @@ def _close_leaked_sockets() -> object:
 
 
 @pytest.mark.parametrize(
-    ("broken", "check_name"),
+    ("broken", "check_name", "reason"),
     DEFECTS,
-    ids=[f"{cls.__name__}-{name}" for cls, name in DEFECTS],
+    ids=[f"{cls.__name__}-{name}" for cls, name, _ in DEFECTS],
 )
-async def test_defect_fails_its_check(broken: type[InMemoryProvider], check_name: str) -> None:
+async def test_defect_fails_its_check(
+    broken: type[InMemoryProvider], check_name: str, reason: str
+) -> None:
     result = await run_one(CHECKS[check_name], broken)
     assert result.outcome is Outcome.FAILED, f"{broken.__name__} passed {check_name}"
-    assert result.message
+    assert reason in result.message
 
 
-@pytest.mark.parametrize("check_name", sorted({name for _, name in DEFECTS}))
+@pytest.mark.parametrize("check_name", sorted({name for _, name, _ in DEFECTS}))
 async def test_reference_passes_the_checks_that_catch_defects(check_name: str) -> None:
     result = await run_one(CHECKS[check_name], InMemoryProvider)
     assert result.outcome is Outcome.PASSED, result.message
