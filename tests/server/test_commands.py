@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from openmem.server import KeyStore, load_server_settings
@@ -25,8 +24,10 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     runner = CliRunner()
     created = runner.invoke(
         keys,
-        ["create", "--namespace", "acme", "--verbs", "read", "--scope", "work", "--json"]
-        + ["--keys-path", str(path)],
+        [
+            *("create", "--namespace", "acme", "--verbs", "read", "--scope", "work"),
+            *("--json", "--keys-path", str(path)),
+        ],
     )
     assert created.exit_code == 0, created.output
     info = json.loads(created.output)
@@ -82,8 +83,10 @@ def test_server_settings_precedence_is_flags_file_env(tmp_path: Path) -> None:
 def test_openmem_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "openmem.cli", "serve", "--provider", "inmemory"]
-        + ["--no-auth", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "openmem.cli", "serve", "--provider", "inmemory"),
+            *("--no-auth", "--port", str(port)),
+        ],
         env={**os.environ, "OPENMEM_DATA_DIR": str(tmp_path)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
