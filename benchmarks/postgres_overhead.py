@@ -17,15 +17,35 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from openmem_postgres.bench import bench_provider, parse_args, write_results
 from ulid import ULID
 
 from openmem import AsyncMemory
-from openmem_postgres.bench import bench_provider, parse_args, write_results
 
-WORDS = (
-    "garden coffee python travel music dark mode editor cello lisbon tea chess marathon "
-    "bicycle jazz novel recipe mountain ocean camera painting keyboard"
-).split()
+WORDS = [
+    "garden",
+    "coffee",
+    "python",
+    "travel",
+    "music",
+    "dark",
+    "mode",
+    "editor",
+    "cello",
+    "lisbon",
+    "tea",
+    "chess",
+    "marathon",
+    "bicycle",
+    "jazz",
+    "novel",
+    "recipe",
+    "mountain",
+    "ocean",
+    "camera",
+    "painting",
+    "keyboard",
+]
 
 
 def sentence(rng: random.Random) -> str:
@@ -121,7 +141,7 @@ async def main() -> None:
     def ms(verb: str, side: str) -> float:
         return round(statistics.median(results[verb][side]) * 1000, 3)
 
-    result = {
+    result: dict[str, Any] = {
         "overhead_ratio_search": ratio("search", statistics.median),
         "overhead_ratio_add": ratio("add", statistics.median),
         "overhead_ratio_search_mean": ratio("search", statistics.fmean),
@@ -135,10 +155,16 @@ async def main() -> None:
         ("overhead ratio, add (median)", str(result["overhead_ratio_add"]), "<= 1.15"),
         ("overhead ratio, search (mean)", str(result["overhead_ratio_search_mean"]), ""),
         ("overhead ratio, add (mean)", str(result["overhead_ratio_add_mean"]), ""),
-        ("search p50 ms openmem / asyncpg",
-         f"{result['search_ms_p50']['openmem']} / {result['search_ms_p50']['asyncpg']}", ""),
-        ("add p50 ms openmem / asyncpg",
-         f"{result['add_ms_p50']['openmem']} / {result['add_ms_p50']['asyncpg']}", ""),
+        (
+            "search p50 ms openmem / asyncpg",
+            f"{result['search_ms_p50']['openmem']} / {result['search_ms_p50']['asyncpg']}",
+            "",
+        ),
+        (
+            "add p50 ms openmem / asyncpg",
+            f"{result['add_ms_p50']['openmem']} / {result['add_ms_p50']['asyncpg']}",
+            "",
+        ),
     ]
     write_results(args.out, "postgres_overhead", result, table, args.quick)
 

@@ -88,12 +88,15 @@ def write_results(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}",
         "database": "OPENMEM_BENCH_PG_URL" if os.environ.get(BENCH_URL_ENV) else "embedded",
+        # Other work on the machine skews latencies; the load says how much there was.
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
     }
     (out / f"{stem}.json").write_text(json.dumps({**meta, **result}, indent=2) + "\n")
     lines = [
         f"# {name} ({meta['mode']})",
         "",
-        f"{meta['date']} · {meta['machine']} · database: {meta['database']}",
+        f"{meta['date']} · {meta['machine']} · database: {meta['database']} · "
+        f"load average at the end: {meta['load_average_1m_at_end']}",
         "",
         "| metric | value | target |",
         "|---|---|---|",

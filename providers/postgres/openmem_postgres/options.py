@@ -59,6 +59,10 @@ class PostgresOptions(EmbedderOptions):
     max_batch_size: int = Field(default=100, ge=1, le=10_000)
     audit_reads: bool = True
     """Write an audit row for reads (get, list, search, context) too, not only writes."""
+    durable_read_audit: bool = False
+    """Wait for the WAL flush of a read's audit row (an fsync per read). By default a read's
+    audit row is committed asynchronously: a crash of the machine may lose the last fraction
+    of a second of read audit rows, never a write or its audit row."""
 
     @field_validator("db_schema")
     @classmethod

@@ -156,6 +156,10 @@ class PostgresProvider(Provider[PostgresOptions]):
                     "application_name": "openmem",
                     "statement_timeout": str(int(opts.statement_timeout * 1000)),
                     "idle_in_transaction_session_timeout": str(int(opts.statement_timeout * 2000)),
+                    # Plan every statement for its parameters: a generic plan cannot know how
+                    # selective one user is, and picks an HNSW scan that walks the whole graph
+                    # for a user with ten memories (measured: 40 ms instead of 0.5 ms).
+                    "plan_cache_mode": "force_custom_plan",
                     "hnsw.iterative_scan": opts.iterative_scan,
                     "hnsw.ef_search": str(opts.hnsw_ef_search),
                 },
@@ -167,6 +171,7 @@ class PostgresProvider(Provider[PostgresOptions]):
             dim=embedder.dim,
             index_type=opts.vector_index,
             ts_config=opts.text_search_config,
+            durable_read_audit=opts.durable_read_audit,
         )
         self._runner = PooledRunner(
             pool, acquire_timeout=opts.acquire_timeout, release_timeout=opts.release_timeout

@@ -41,9 +41,24 @@ class Statements:
     """SQL text for one schema, embedding model and dimension."""
 
     def __init__(
-        self, *, schema: str, model: str, dim: int, index_type: str, ts_config: str
+        self,
+        *,
+        schema: str,
+        model: str,
+        dim: int,
+        index_type: str,
+        ts_config: str,
+        durable_read_audit: bool = False,
     ) -> None:
         self.schema = schema
+        # The audit row of a read commits without waiting for the WAL flush (set_config
+        # with is_local = true lasts only for this statement's transaction): a read must
+        # not cost an fsync. Writes, and their audit rows, stay fully durable.
+        self.read_commit = (
+            ""
+            if durable_read_audit
+            else ", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+        )
         self.model_literal = sql_literal(model)
         self.ts_config = sql_literal(ts_config)
         # The same expression as the partial HNSW index, so the planner can use it.
@@ -151,7 +166,8 @@ SELECT count(*) FROM del"""
         audit = _AUDIT_INSERT.format(s=s)
         return f"""
 WITH m AS ({select}), aud AS (
-    {audit} SELECT $1, $4, $2, 'get', m.id, m.scope, $5, $6, '{{}}'::jsonb FROM m
+    {audit} SELECT $1, $4, $2, 'get', m.id, m.scope, $5, $6, '{{}}'::jsonb
+    FROM m{self.read_commit}
 )
 SELECT {RECORD_COLUMNS} FROM m"""
 
@@ -281,4 +297,5 @@ SELECT {RECORD_COLUMNS} FROM m"""
         return (
             f"{audit} SELECT $1, {p(values['audit_id'])}, $2, {p(action)}, NULL,"
             f" {p(values['scope'])}, {p(values['app'])}, {p(values['request_id'])}, {details}"
+            + (f" FROM{self.read_commit.removeprefix(',')}" if self.read_commit else "")
         )

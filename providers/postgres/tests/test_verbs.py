@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from openmem_postgres import PostgresProvider
+from openmem_postgres.runner import Connection
 
 from openmem.errors import ConflictError, NotFoundError
 from openmem.models import (
@@ -254,3 +255,24 @@ async def test_records_built_from_rows_equal_validated_records(
         assert set(record.__dict__) == set(MemoryRecord.model_fields)
         assert MemoryRecord.model_validate(record.model_dump()) == record
     assert SearchHit.model_validate(hits[0].model_dump()) == hits[0]
+
+
+async def test_asynchronous_commit_of_read_audit_rows_does_not_leak_into_the_session(
+    postgres_url: str, caller: Caller
+) -> None:
+    provider = PostgresProvider(url=postgres_url, pool_min_size=1, pool_max_size=1)
+    await provider.open()
+    try:
+        added = await provider.add(caller, item("read me"))
+        await provider.get(caller, added.id)
+        await provider.search(caller, SearchQuery(query="read me"))
+        await provider.list(caller, ListQuery())
+
+        async def setting(conn: Connection) -> str:
+            return str(await conn.fetchval("SHOW synchronous_commit"))
+
+        assert await provider.runner.run(setting) == "on"
+        actions = [e.action for e in await provider.audit(caller, AuditQuery())]
+        assert actions == ["list", "search", "get", "add"]
+    finally:
+        await provider.close()
