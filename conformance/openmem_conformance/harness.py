@@ -174,8 +174,9 @@ async def run_check(
     namespace = namespace or f"conf-{unique_token()}"
     baseline = ResourceSnapshot.take()
     mem = AsyncMemory(provider=provider, namespace=namespace)
+    deadline = asyncio.timeout(check.timeout)
     try:
-        async with asyncio.timeout(check.timeout):
+        async with deadline:
             capabilities = await mem.capabilities()
             missing = check.unmet(capabilities)
             if missing:
@@ -194,6 +195,8 @@ async def run_check(
                 if details is not None:
                     details.update(ctx.details)
     except TimeoutError as exc:
+        if not deadline.expired():
+            raise  # a TimeoutError of the provider's own, not the check's deadline
         raise AssertionError(
             f"check {check.name} did not finish within {check.timeout:g} s: a verb hangs"
         ) from exc

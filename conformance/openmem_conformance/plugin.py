@@ -9,20 +9,17 @@ It is never loaded by itself (no ``pytest11`` entry point): installing
 What it adds:
 
 - a ``conformance`` marker on every standard test, so ``-m conformance`` selects them;
-- in pytest-asyncio strict mode, a plain ``@pytest.fixture`` async ``provider`` or
-  ``lifespan`` fixture of a ``ProviderConformance`` subclass is handled as an asyncio
-  fixture (strict mode otherwise leaves it unawaited);
+- in pytest-asyncio strict mode, a plain ``@pytest.fixture`` async ``lifespan`` (or
+  ``provider``) fixture defined in a conftest is handled as an asyncio fixture for the
+  suite's tests (the base class already does this for fixtures defined in the subclass);
 - ``--conformance-budget-ms N`` to override every suite's cancellation budget.
 """
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
-
 import pytest
 
-from openmem_conformance.suite import STANDARD_TESTS, ProviderConformance
+from openmem_conformance.suite import STANDARD_TESTS, ProviderConformance, promote_async_fixture
 
 __all__: list[str] = []
 
@@ -64,10 +61,4 @@ def _promote_async_fixtures(item: pytest.Item) -> None:
         return
     for name in _ASYNC_FIXTURES:
         for fixturedef in info.name2fixturedefs.get(name, ()):
-            func: Any = fixturedef.func
-            if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
-                # pytest-asyncio's documented decorator sets exactly these two attributes.
-                func = getattr(func, "__func__", func)
-                if not getattr(func, "_force_asyncio_fixture", False):
-                    func._force_asyncio_fixture = True
-                    func._loop_scope = None
+            promote_async_fixture(fixturedef.func)

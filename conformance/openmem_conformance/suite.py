@@ -18,9 +18,9 @@ bug turns the run red until the mark goes. Any other override, or a deleted test
 ``test_no_overrides_DO_NOT_OVERRIDE``.
 
 The tests carry explicit ``asyncio`` marks (function loop scope), so they run under any
-``asyncio_mode``. In strict mode declare the fixture with ``@pytest_asyncio.fixture``, or
-load the opt-in plugin (``pytest_plugins = ["openmem_conformance.plugin"]``), which accepts a
-plain ``@pytest.fixture`` too.
+``asyncio_mode``; an async ``provider`` or ``lifespan`` fixture defined in the subclass runs
+in strict mode too, whether declared with ``@pytest.fixture`` or ``@pytest_asyncio.fixture``
+(an async ``lifespan`` in a conftest needs the latter, or the opt-in plugin).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from openmem.provider import Provider
 from openmem_conformance.harness import DEFAULT_BUDGET_MS, CheckSkipped, run_check
 from openmem_conformance.registry import CHECKS, Check
 
-__all__ = ["STANDARD_TESTS", "ProviderConformance"]
+__all__ = ["STANDARD_TESTS", "ProviderConformance", "promote_async_fixture"]
 
 TestMethod = Callable[..., Coroutine[Any, Any, None]]
 
@@ -49,6 +49,23 @@ async def _resolve(value: Any) -> tuple[Provider[Any], Any]:
     if inspect.isawaitable(value):
         return cast("Provider[Any]", await value), None
     return value, None
+
+
+def promote_async_fixture(fixture: Any) -> None:
+    """Let pytest-asyncio run a plain ``@pytest.fixture`` async fixture in strict mode too.
+
+    Strict mode only runs async fixtures declared with ``@pytest_asyncio.fixture``, which
+    marks the function with the two attributes set here; the suite's tests are explicitly
+    asyncio tests, so their ``provider`` fixture is meant for the same loop whatever the
+    decorator.
+    """
+    func = getattr(fixture, "_fixture_function", fixture)  # pytest >= 8.4 wraps fixtures
+    func = getattr(func, "__func__", func)
+    if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
+        return
+    if not getattr(func, "_force_asyncio_fixture", False):
+        func._force_asyncio_fixture = True
+        func._loop_scope = None
 
 
 def _standard_test(check: Check) -> TestMethod:
@@ -99,6 +116,9 @@ class ProviderConformance:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for name in ("provider", "lifespan"):
+            if name in cls.__dict__:
+                promote_async_fixture(cls.__dict__[name])
         for name in STANDARD_TESTS:
             method = cls.__dict__.get(name)
             if method is None or not inspect.iscoroutinefunction(method):

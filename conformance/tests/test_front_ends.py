@@ -89,11 +89,14 @@ def test_an_xfail_with_reason_passes_the_guard_and_is_made_strict() -> None:
     assert [m.kwargs for m in marks if m.name == "asyncio"] == [{"loop_scope": "function"}]
 
 
-def _pytest(tmp_path: Path, test_body: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _pytest(
+    tmp_path: Path, test_body: str, *args: str, plugin: bool = True
+) -> subprocess.CompletedProcess[str]:
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
     )
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["openmem_conformance.plugin"]\n')
+    if plugin:
+        (tmp_path / "conftest.py").write_text('pytest_plugins = ["openmem_conformance.plugin"]\n')
     (tmp_path / "test_suite.py").write_text(textwrap.dedent(test_body))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *args],
@@ -137,6 +140,27 @@ async def test_pytest_and_the_runner_agree_in_strict_mode(tmp_path: Path) -> Non
     assert {k: v for k, v in by_pytest.items() if k in by_runner} == by_runner
     assert "SKIPPED" in by_runner.values()
     assert report.results[0].outcome is Outcome.PASSED
+
+
+def test_a_plain_async_fixture_works_in_strict_mode_without_the_plugin(tmp_path: Path) -> None:
+    run = _pytest(
+        tmp_path,
+        """
+        import pytest
+        from openmem.inmemory import InMemoryProvider
+        from openmem_conformance import ProviderConformance
+
+        class TestPlain(ProviderConformance):
+            @pytest.fixture
+            async def provider(self):
+                yield InMemoryProvider()
+        """,
+        "-k",
+        "pagination or DO_NOT_OVERRIDE",
+        plugin=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 passed" in run.stdout
 
 
 def test_a_stale_xfail_fails_the_run(tmp_path: Path) -> None:
