@@ -210,7 +210,7 @@ def one_run(n: int, store_kind: str, url: str | None, dim: int) -> dict[str, Any
     """Both sides once, in one process, each on a fresh store."""
     with tempfile.TemporaryDirectory() as tmp:
         suffix = os.urandom(3).hex()
-        ours = {
+        ours: dict[str, Any] = {
             "vector_store": store_kind,
             "url": url,
             "data_dir": str(Path(tmp) / "openmem"),

@@ -324,7 +324,7 @@ class Mem0Provider(Provider[Mem0Options]):
 
     async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
         user = user_key(caller)
-        if memory_id.startswith(_PENDING_PREFIX):
+        if self.options.mode == "platform" and memory_id.startswith(_PENDING_PREFIX):
             return await self._resolve_pending(caller, memory_id)
         raw = await self._call(lambda backend: self._owned(backend, user, memory_id))
         return record_from_raw(caller, raw)
@@ -494,7 +494,8 @@ def _mapped(exc: Exception) -> OMPError:
     """The openmem error for an exception raised by mem0 or its drivers."""
     name = type(exc).__name__
     module = type(exc).__module__
-    if name == "MemoryNotFoundError":
+    if name == "MemoryNotFoundError" or (isinstance(exc, ValueError) and "not found" in str(exc)):
+        # Also mem0 OSS's ValueError when a memory vanished between our check and its call.
         return NotFoundError("memory not found", provider="mem0")
     if name == "RateLimitError":
         return RateLimitedError(f"mem0 rate limit: {exc}", provider="mem0")

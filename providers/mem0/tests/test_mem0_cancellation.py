@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ async def test_cancelling_100_in_flight_calls_returns_within_3ms_p99(
     delays: list[float] = []
     for i in range(100):
         slow.entered.clear()
+        call: Coroutine[Any, Any, object]
         if i % 2:
             call = provider.search(ALICE, SearchQuery(query="anything"))
         else:

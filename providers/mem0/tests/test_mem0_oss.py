@@ -28,7 +28,7 @@ async def provider(tmp_path: Path) -> AsyncIterator[Mem0Provider]:
 
 
 def item(content: str, user: str = "alice", **fields: object) -> MemoryInput:
-    return MemoryInput(content=content, user_id=user, **fields)  # type: ignore[arg-type]
+    return MemoryInput(content=content, user_id=user, **fields)
 
 
 async def test_every_field_and_extension_round_trips(provider: Mem0Provider) -> None:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from openmem_mem0 import Mem0Provider
 from openmem_mem0.platform_fake import Mem0PlatformFake
@@ -58,9 +59,9 @@ async def test_client_is_constructed_off_the_event_loop(
     ping_threads: list[threading.Thread] = []
     handle = fake.handle
 
-    def spy(request: object) -> object:
+    def spy(request: httpx.Request) -> httpx.Response:
         ping_threads.append(threading.current_thread())
-        return handle(request)  # type: ignore[arg-type]
+        return handle(request)
 
     fake.handle = spy  # type: ignore[method-assign]
     provider = await opened(fake, tmp_path)
