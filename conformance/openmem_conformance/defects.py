@@ -45,6 +45,7 @@ __all__ = [
     "HangsForever",
     "IgnoresCancellation",
     "LeaksASocket",
+    "LosesConcurrentWrites",
     "NamespacesShared",
     "NonAtomicAdd",
     "OffsetCursor",
@@ -166,6 +167,23 @@ class NonAtomicAdd(InMemoryProvider):
 
         self._space(caller).memories[record.id] = _Stored(record, vector, _terms(record.content))
         await asyncio.sleep(0)  # e.g. a second statement outside the transaction
+        self._log(caller, "add", memory_id=record.id, scope=record.scope)
+        return record
+
+
+class LosesConcurrentWrites(InMemoryProvider):
+    """add() writes back a stale copy of the table: concurrent adds overwrite each other."""
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        from openmem.inmemory import _Stored, _terms  # the reference's own storage
+
+        space = self._space(caller)
+        snapshot = dict(space.memories)  # read ...
+        vector = (await self._embedder.embed([item.content]))[0]
+        await asyncio.sleep(0)  # ... a round trip ...
+        record = self._new_record(caller, item)
+        snapshot[record.id] = _Stored(record, vector, _terms(record.content))
+        space.memories = snapshot  # ... and write back what was read: a lost update
         self._log(caller, "add", memory_id=record.id, scope=record.scope)
         return record
 
