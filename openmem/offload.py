@@ -16,7 +16,7 @@ call them without blocking the event loop and without the failure modes of
 - **Serialisation.** ``serialize=True`` runs one call at a time *on the thread side*
   (a ``threading.Lock`` taken inside the worker), so an abandoned call still holds the lock
   until it returns: a non-thread-safe store (embedded qdrant, faiss) never sees two calls.
-- **Per-key serialisation.** ``run(..., key=...)`` serialises calls that share a key (an
+- **Per-key serialisation.** ``run_keyed(key, ...)`` serialises calls that share a key (an
   idempotency key): a retry after a cancel waits for the abandoned write and then sees it.
 - **Bounded shutdown.** ``aclose(grace)`` waits for running threads up to a deadline, then
   detaches them and says so in the log.
