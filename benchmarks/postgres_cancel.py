@@ -42,7 +42,7 @@ async def main() -> None:
     args = parse_args(__doc__ or "")
     total = 400 if args.quick else 1000
     rng = random.Random(11)
-    async with bench_provider(pool_min_size=2, pool_max_size=8) as provider:
+    async with bench_provider(pool_min_size=2) as provider:
         mem = AsyncMemory(provider=provider, namespace="bench-cancel")
         await mem.initialize()
         for u in range(20):

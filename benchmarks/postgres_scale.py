@@ -135,7 +135,7 @@ async def main() -> None:
     queries = 60 if args.quick else 200
     rng = random.Random(3)
     result: dict[str, Any] = {"users": USERS}
-    async with bench_provider(pool_min_size=4, pool_max_size=10) as provider:
+    async with bench_provider(pool_min_size=2) as provider:
         mem = AsyncMemory(provider=provider, namespace="bench-scale")
         await mem.initialize()
         done = 0

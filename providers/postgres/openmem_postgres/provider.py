@@ -109,14 +109,14 @@ class PostgresProvider(Provider[PostgresOptions]):
             embedded = EmbeddedPostgres.for_data_dir(opts.data_dir)
             url = await embedded.acquire()
         try:
-            await self._open_pool(url)
+            await self._open_pool(url, embedded=embedded is not None)
         except BaseException:
             if embedded is not None:
                 await embedded.release()
             raise
         self._embedded = embedded
 
-    async def _open_pool(self, url: str) -> None:
+    async def _open_pool(self, url: str, *, embedded: bool) -> None:
         opts = self.options
         embedder = opts.build_embedder()
         schema = opts.db_schema
@@ -141,13 +141,15 @@ class PostgresProvider(Provider[PostgresOptions]):
             finally:
                 await conn.close(timeout=_CLOSE_TIMEOUT)
 
+            min_size, max_size = opts.pool_size(embedded=embedded)
+
             async def init(c: asyncpg.Connection) -> None:
                 await init_connection(c, vector_schema)
 
             pool = await asyncpg.create_pool(
                 url,
-                min_size=opts.pool_min_size,
-                max_size=opts.pool_max_size,
+                min_size=min_size,
+                max_size=max_size,
                 command_timeout=opts.command_timeout,
                 timeout=opts.connect_timeout,
                 init=init,
