@@ -211,7 +211,10 @@ class Offloader:
         async with self._slots:
             self._admit()
             context = contextvars.copy_context()
-            future = self._executor.submit(context.run, self._call, key, func, args, kwargs)
+            try:
+                future = self._executor.submit(context.run, self._call, key, func, args, kwargs)
+            except RuntimeError:  # aclose() shut the executor down since _admit() looked
+                raise ClosedError(f"the {self.name} provider is closed") from None
             with self._counts:
                 self._inflight.add(future)
             future.add_done_callback(self._finished)
