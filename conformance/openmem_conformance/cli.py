@@ -108,6 +108,11 @@ def _table(report: ConformanceReport) -> Table:
 @click.option("--base-url", help="Test any OMP server over the wire (passthrough provider).")
 @click.option("--api-key", envvar="OPENMEM_API_KEY", help="API key for --base-url.")
 @click.option(
+    "--namespace",
+    help="One namespace for every check (default: a fresh one per check; with --api-key, "
+    "the key's own namespace).",
+)
+@click.option(
     "--budget-ms",
     type=float,
     default=DEFAULT_BUDGET_MS,
@@ -136,6 +141,7 @@ def conformance(
     options: tuple[str, ...],
     base_url: str | None,
     api_key: str | None,
+    namespace: str | None,
     budget_ms: float,
     report_path: str,
     selected: tuple[str, ...],
@@ -149,6 +155,8 @@ def conformance(
         raise click.BadParameter(f"unknown checks {unknown}", param_hint="--check")
     checks = [CHECKS[name] for name in selected] if selected else list(CHECKS.values())
     factory = _factory(provider, config, options, base_url, api_key)
+    if base_url and api_key and namespace is None:
+        namespace = "default"  # the passthrough's "let the server decide": the key's namespace
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
@@ -160,7 +168,13 @@ def conformance(
     ) as bar:
         progress = _RichProgress(bar, len(checks))
         report = asyncio.run(
-            validate(factory, budget_ms=budget_ms, checks=checks, progress=progress)
+            validate(
+                factory,
+                budget_ms=budget_ms,
+                checks=checks,
+                progress=progress,
+                namespace=namespace,
+            )
         )
     out = Console() if sys.stdout.isatty() else Console(width=160)
     out.print(_table(report))

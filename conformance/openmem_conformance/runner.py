@@ -5,8 +5,10 @@
 
 The factory is called once per check and must return a fresh, unopened provider (or an
 awaitable of one, or an async generator that yields one and cleans up after). Each check
-gets a namespace of its own. The same ``run_check`` runs underneath the pytest base class,
-so the two front ends cannot disagree.
+gets a namespace of its own, unless ``namespace=`` fixes one (an OMP server whose API key
+is bound to a namespace); checks never share user ids, so they stay apart either way.
+The same ``run_check`` runs underneath the pytest base class, so the two front ends
+cannot disagree.
 """
 
 from __future__ import annotations
@@ -63,14 +65,20 @@ async def provider_from(factory: ProviderFactory) -> AsyncIterator[Provider[Any]
 
 
 async def run_one(
-    check: Check, factory: ProviderFactory, *, budget_ms: float = DEFAULT_BUDGET_MS
+    check: Check,
+    factory: ProviderFactory,
+    *,
+    budget_ms: float = DEFAULT_BUDGET_MS,
+    namespace: str | None = None,
 ) -> CheckResult:
     """Run one check against a fresh provider and return its result (never raises)."""
     details: dict[str, Any] = {}
     started = time.perf_counter()
     try:
         async with provider_from(factory) as provider:
-            await run_check(check, provider, budget_ms=budget_ms, details=details)
+            await run_check(
+                check, provider, budget_ms=budget_ms, namespace=namespace, details=details
+            )
     except CheckSkipped as skip:
         outcome, message = Outcome.SKIPPED, str(skip)
     except AssertionError as exc:
@@ -91,11 +99,13 @@ async def run_one(
     )
 
 
-async def _declaration(factory: ProviderFactory) -> tuple[str, dict[str, Any] | None]:
+async def _declaration(
+    factory: ProviderFactory, namespace: str | None
+) -> tuple[str, dict[str, Any] | None]:
     try:
         async with (
             provider_from(factory) as provider,
-            AsyncMemory(provider=provider, namespace="conformance-probe") as mem,
+            AsyncMemory(provider=provider, namespace=namespace or "conformance-probe") as mem,
         ):
             caps = await mem.capabilities()
             return caps.provider, caps.model_dump(mode="json")
@@ -110,16 +120,18 @@ async def validate(
     checks: Iterable[Check] | None = None,
     progress: Progress | None = None,
     lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
+    namespace: str | None = None,
 ) -> ConformanceReport:
     """Run ``checks`` (default: all) against providers from ``factory``; the report.
 
     ``lifespan``, if given, is entered once around the whole run (start a database, say).
+    ``namespace`` fixes the namespace of every check (default: a fresh one per check).
     """
     selected = list(CHECKS.values()) if checks is None else list(checks)
     if lifespan is not None:
         async with lifespan():
-            return await _validate(factory, budget_ms, selected, progress)
-    return await _validate(factory, budget_ms, selected, progress)
+            return await _validate(factory, budget_ms, selected, progress, namespace)
+    return await _validate(factory, budget_ms, selected, progress, namespace)
 
 
 async def _validate(
@@ -127,13 +139,14 @@ async def _validate(
     budget_ms: float,
     selected: list[Check],
     progress: Progress | None,
+    namespace: str | None,
 ) -> ConformanceReport:
-    name, capabilities = await _declaration(factory)
+    name, capabilities = await _declaration(factory, namespace)
     report = ConformanceReport(provider=name, budget_ms=budget_ms, capabilities=capabilities)
     for check in selected:
         if progress is not None:
             progress.started(check)
-        result = await run_one(check, factory, budget_ms=budget_ms)
+        result = await run_one(check, factory, budget_ms=budget_ms, namespace=namespace)
         report.results.append(result)
         if progress is not None:
             progress.finished(result)

@@ -77,7 +77,7 @@ def _standard_test(check: Check) -> TestMethod:
                 "unopened openmem Provider"
             )
         try:
-            await run_check(check, resolved, budget_ms=self.budget_ms)
+            await run_check(check, resolved, budget_ms=self.budget_ms, namespace=self.namespace)
         except CheckSkipped as skipped:
             pytest.skip(str(skipped))
         finally:
@@ -103,6 +103,9 @@ class ProviderConformance:
     ``budget_ms``: milliseconds from ``task.cancel()`` to ``CancelledError`` (p99) that the
     cancellation checks allow; 10 by default.
 
+    ``namespace``: one namespace for every test, for a backend that cannot create new ones
+    (an OMP server whose API key is bound to one); None (default) gives each test its own.
+
     Fixtures to implement or override:
 
     ``provider`` (required): yields a fresh, empty, *unopened* ``Provider``. The suite
@@ -113,6 +116,8 @@ class ProviderConformance:
     """
 
     budget_ms: ClassVar[float] = DEFAULT_BUDGET_MS
+    namespace: ClassVar[str | None] = None
+    """A fixed namespace for every test (a server binding keys to one); default: unique."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -18,7 +18,12 @@ from click.testing import CliRunner
 from openmem_conformance import CHECKS, Outcome, ProviderConformance, validate
 from openmem_conformance.cli import conformance
 from openmem_conformance.defects import FlagsNothing
+from openmem_conformance.runner import run_one
 from openmem_conformance.suite import STANDARD_TESTS
+
+from openmem.errors import ScopeDeniedError
+from openmem.inmemory import InMemoryProvider
+from openmem.provider import Caller
 
 SUBPROCESS_TIMEOUT = 240
 
@@ -231,3 +236,26 @@ def test_the_readme_lists_every_check() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     missing = [name for name in CHECKS if f"`{name}`" not in readme]
     assert not missing
+
+
+async def test_checks_stay_apart_in_one_shared_store_and_namespace() -> None:
+    shared = InMemoryProvider()  # like a server whose API key fixes the namespace
+    report = await validate(lambda: shared, namespace="default")
+    assert [(r.name, r.message) for r in report.failed()] == []
+
+
+class _OneNamespaceOnly(InMemoryProvider):
+    """Refuses every namespace but "tenant", as a server with a namespace-bound key does."""
+
+    def _space(self, caller: Caller):  # type: ignore[no-untyped-def]
+        if caller.namespace != "tenant":
+            raise ScopeDeniedError("this key is bound to namespace 'tenant'")
+        return super()._space(caller)
+
+
+async def test_a_namespace_refused_as_a_whole_counts_as_isolated() -> None:
+    result = await run_one(
+        CHECKS["namespaces_never_see_each_other"], _OneNamespaceOnly, namespace="tenant"
+    )
+    assert result.outcome is Outcome.PASSED, result.message
+    assert result.details["other_namespace"] == "refused as a whole: scope_denied"
