@@ -123,6 +123,8 @@ class ConformanceReport:
             "started_at": self.started_at.isoformat(),
             "python": platform.python_version(),
             "counts": counts,
+            # A declared capability whose check fails: the declaration overstates.
+            "declared_but_failing": [r.name for r in self.failed(Tier.OPTIONAL)],
             "capabilities": self.capabilities,
             "results": [r.to_dict() for r in self.results],
         }
