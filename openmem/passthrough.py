@@ -137,7 +137,14 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         """Create the connection pool and read the server's capabilities."""
         self._http()
         if self._capabilities is None:
-            await self._fetch_capabilities()
+            try:
+                await self._fetch_capabilities()
+            except BaseException:
+                # A failed open leaves nothing behind: callers do not close what never opened.
+                client, self._client = self._client, None
+                if client is not None:
+                    await asyncio.shield(client.aclose())
+                raise
 
     async def close(self) -> None:
         """Close the pool; idempotent."""

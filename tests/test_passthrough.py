@@ -275,6 +275,7 @@ async def test_network_failure_is_provider_unavailable() -> None:
     )
     with pytest.raises(ProviderUnavailableError):
         await provider.open()
+    assert provider._client is None  # a failed open leaves no pool behind
 
 
 async def test_a_server_without_omp_version_is_refused() -> None:

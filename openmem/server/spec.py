@@ -90,11 +90,30 @@ def openapi_document() -> dict[str, Any]:
     return create_app(ServerSettings(auth=False), provider=InMemoryProvider()).openapi()
 
 
+class _SpecDumper(yaml.SafeDumper):
+    """Plain YAML for people and tools: no anchors, multi-line text as literal blocks."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_SpecDumper.add_representer(str, _str)
+
+
 def render_openapi(document: dict[str, Any] | None = None) -> str:
     """The committed text of ``spec/openapi.yaml``."""
     header = f"# Generated from the code by `{REGENERATE}`; do not edit by hand.\n"
-    body = yaml.safe_dump(
-        document or openapi_document(), sort_keys=False, allow_unicode=True, width=100
+    body = yaml.dump(
+        document or openapi_document(),
+        Dumper=_SpecDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
     )
     return header + body
 
