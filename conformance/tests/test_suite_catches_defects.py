@@ -48,7 +48,7 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
         "concurrent_mixed_verbs_lose_and_leak_nothing",
         "differs from what was acknowledged",
     ),
-    (NamespacesShared, "namespaces_never_see_each_other", "across ns"),
+    (NamespacesShared, "namespaces_never_see_each_other", "in another namespace"),
     (EmptyLastPage, "list_pagination_is_complete", "an empty page"),
     (OffsetCursor, "list_pagination_is_stable_under_concurrent_inserts", "appeared twice"),
     (IgnoresCancellation, "cancellation_is_prompt_at_random_moments", "the budget is 10 ms"),
