@@ -30,6 +30,7 @@ from openmem.models import (
     SearchQuery,
     check_content_length,
     invalid_request_from,
+    validate_identifier,
 )
 from openmem.server.state import CallDep
 from openmem.server.wire import (
@@ -87,10 +88,7 @@ def _one_user(*candidates: str | None) -> str:
         )
     if len(given) > 1:
         raise InvalidRequestError("user_id and X-User-Id disagree", field="user_id")
-    user_id = given.pop()
-    if not user_id.strip() or "\x00" in user_id:
-        raise InvalidRequestError("user_id must not be empty", field="user_id")
-    return user_id
+    return validate_identifier(given.pop(), "user_id")
 
 
 def _tags(tag: list[str] | None, tags: list[str] | None) -> list[str] | None:

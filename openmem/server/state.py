@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from openmem.errors import InvalidRequestError, ProviderUnavailableError
-from openmem.models import Capabilities
+from openmem.errors import ProviderUnavailableError
+from openmem.models import Capabilities, validate_identifier
 from openmem.provider import Caller, Provider
 from openmem.server.auth import Principal, authenticate
 from openmem.server.envelope import request_id_of
@@ -77,8 +77,8 @@ async def _call(
 ) -> Call:
     state = server_state(request)
     requested = request.headers.get(NAMESPACE_HEADER)
-    if requested is not None and not requested.strip():
-        raise InvalidRequestError(f"{NAMESPACE_HEADER} must not be empty", field="namespace")
+    if requested is not None:
+        validate_identifier(requested, "namespace")
     principal = authenticate(
         request.headers,
         store=state.key_store,

@@ -200,3 +200,9 @@ async def test_docs_render(client: httpx.AsyncClient) -> None:
     response = await client.get("/docs")
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+
+
+async def test_a_malformed_namespace_header_is_invalid(client: httpx.AsyncClient) -> None:
+    response = await client.get("/memories?user_id=u1", headers={"x-omp-namespace": "n" * 300})
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "namespace"
