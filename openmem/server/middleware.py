@@ -159,7 +159,7 @@ class RequestContextMiddleware:
                 return b"".join(chunks)
 
     def _record(self, scope: Scope, progress: _Progress, request_id: str, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "-"
+        route = _route_label(scope)
         status = CLIENT_CLOSED_REQUEST if progress.disconnected else (progress.status or 500)
         method = str(scope.get("method", "-"))
         _access_log.info(
@@ -179,6 +179,18 @@ class _Progress:
         self.started = False
         self.complete = False
         self.disconnected = False
+
+
+def _route_label(scope: Scope) -> str:
+    """The route template, never the raw path (raw paths can hold user ids)."""
+    template = getattr(scope.get("route"), "path", None)
+    if template:
+        return str(template)
+    # Framework routes (the docs, the OpenAPI document) are plain routes without
+    # parameters: their path is their template.
+    if "endpoint" in scope and not scope.get("path_params"):
+        return str(scope.get("path", "-"))
+    return "-"
 
 
 def _request_id(scope: Scope) -> str:

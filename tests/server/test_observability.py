@@ -53,3 +53,12 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert "openmem_http_request_duration_seconds_bucket" in text
     assert "openmem_http_requests_in_flight" in text
     assert "u1" not in text
+
+
+async def test_framework_routes_are_logged_by_their_path(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="openmem.server.access")
+    await client.get("/docs")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "openmem.server.access"]
+    assert line.startswith("GET /docs 200 ")
