@@ -8,6 +8,7 @@ byte once rendered (``python -m openmem.server.spec --check``).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -30,11 +31,16 @@ from openmem.server.metrics import CONTENT_TYPE, ServerMetrics
 from openmem.server.middleware import RequestContextMiddleware
 from openmem.server.openapi import build_openapi
 from openmem.server.routes import router
-from openmem.server.settings import ServerSettings, provider_table
+from openmem.server.settings import (
+    SERVER_CONFIG_ENV,
+    ServerSettings,
+    load_server_settings,
+    provider_table,
+)
 from openmem.server.state import ServerState, server_state
 from openmem.server.wire import Health
 
-__all__ = ["SERVER_EXTENSIONS", "create_app", "served_capabilities"]
+__all__ = ["SERVER_EXTENSIONS", "app_from_env", "create_app", "served_capabilities"]
 
 SERVER_EXTENSIONS = (
     "memories:batch",
@@ -134,6 +140,22 @@ def create_app(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=state.metrics
     )
     return app
+
+
+def app_from_env() -> FastAPI:
+    """An app configured from the environment alone, for ASGI servers and process managers.
+
+    ``uvicorn --factory openmem.server.app:app_from_env`` (or gunicorn with uvicorn workers).
+    ``OPENMEM_SERVER_CONFIG`` names a TOML file; ``OPENMEM_SERVER_*`` and ``OPENMEM_*`` fill
+    the rest. The ASGI server decides where it binds, so ``auth`` must stay on unless that is
+    loopback: this factory refuses ``OPENMEM_SERVER_AUTH=false`` with a non-loopback
+    ``OPENMEM_SERVER_HOST``.
+    """
+    config = os.environ.get(SERVER_CONFIG_ENV)
+    config_file = Path(config) if config else None
+    settings = load_server_settings(file=config_file)
+    settings.check_exposure()
+    return create_app(settings, config_file=config_file)
 
 
 def _add_open_routes(app: FastAPI) -> None:

@@ -5,7 +5,7 @@ the framework refuses:
 
 - **Request id.** ``X-Request-Id`` is echoed when it is sane (``[A-Za-z0-9._-]{1,64}``),
   else a new one is generated; it is stored in ``scope["state"]`` for the error envelope and
-  the ``Caller``, and sent back on every answer.
+  the ``Caller``, and sent back on every answer, with ``OMP-Version``.
 - **Body limit.** The body is read here, bounded by ``max_body_bytes`` (``Content-Length``
   is checked first), and replayed to the app; a larger body gets ``413 payload_too_large``
   before anything parses it.
@@ -32,6 +32,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openmem.errors import InternalError, OMPError, PayloadTooLargeError
+from openmem.models import OMP_VERSION
 from openmem.server.envelope import error_body, error_headers
 from openmem.server.metrics import ServerMetrics
 
@@ -75,7 +76,9 @@ class RequestContextMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["x-request-id"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                headers["omp-version"] = OMP_VERSION
                 progress.status = int(message["status"])
                 progress.started = True
             elif message["type"] == "http.response.body" and not message.get("more_body"):

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from openmem.errors import ConfigurationError
 
 __all__ = [
+    "SERVER_CONFIG_ENV",
     "SERVER_ENV_PREFIX",
     "ServerSettings",
     "default_data_dir",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 SERVER_ENV_PREFIX = "OPENMEM_SERVER_"
+SERVER_CONFIG_ENV = "OPENMEM_SERVER_CONFIG"
+"""Names the TOML file of ``app_from_env`` (not a server option itself)."""
 
 
 def default_data_dir() -> Path:
@@ -102,7 +105,7 @@ def load_server_settings(
     merged: dict[str, Any] = {
         key[len(SERVER_ENV_PREFIX) :].lower(): value
         for key, value in env.items()
-        if key.startswith(SERVER_ENV_PREFIX) and value != ""
+        if key.startswith(SERVER_ENV_PREFIX) and value != "" and key != SERVER_CONFIG_ENV
     }
     if "cors_origins" in merged and isinstance(merged["cors_origins"], str):
         merged["cors_origins"] = [o.strip() for o in merged["cors_origins"].split(",") if o]

@@ -9,11 +9,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
+from openmem.errors import ConfigurationError
 from openmem.server import KeyStore, load_server_settings
+from openmem.server.app import app_from_env
 from openmem.server.commands import keys, serve
 
 from .conftest import free_port
@@ -111,3 +115,23 @@ def test_openmem_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert process.returncode in (0, -signal.SIGTERM), output.decode()
     assert b"serving 'inmemory'" in output
     assert b"Application shutdown complete" in output
+
+
+async def test_app_from_env_serves_the_configured_provider(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, asgi: Any
+) -> None:
+    config = tmp_path / "openmem.toml"
+    config.write_text('provider = "inmemory"\n[server]\nauth = false\n')
+    monkeypatch.setenv("OPENMEM_SERVER_CONFIG", str(config))
+    async with asgi(app_from_env()) as http:
+        response = await http.get("/capabilities")
+    assert response.json()["provider"] == "inmemory"
+    assert response.headers["omp-version"] == "0.1"
+
+
+def test_app_from_env_refuses_no_auth_off_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENMEM_PROVIDER", "inmemory")
+    monkeypatch.setenv("OPENMEM_SERVER_AUTH", "false")
+    monkeypatch.setenv("OPENMEM_SERVER_HOST", "0.0.0.0")
+    with pytest.raises(ConfigurationError, match="loopback"):
+        app_from_env()
