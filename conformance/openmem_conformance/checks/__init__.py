@@ -13,7 +13,8 @@ MODULES = (
     "model",
     "optional",
     "robustness",
-    "cancellation",
+    "cancel_timing",
+    "cancel_sweep",
     "honesty",
 )
 
