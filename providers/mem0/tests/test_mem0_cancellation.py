@@ -20,16 +20,16 @@ WAIT = 20.0
 
 
 class SlowEmbedding:
-    """Wraps mem0's embedding model: each call takes ``delay`` seconds and signals entry."""
+    """Wraps mem0's embedding model: each call signals entry, then waits for ``gate``."""
 
-    def __init__(self, inner: Any, delay: float) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.delay = delay
         self.entered = threading.Event()
+        self.gate = threading.Event()
 
     def embed(self, text: str, memory_action: str | None = None) -> Any:
         self.entered.set()
-        time.sleep(self.delay)
+        self.gate.wait(WAIT)
         return self.inner.embed(text, memory_action)
 
     def embed_batch(self, texts: list[str], memory_action: str = "add") -> Any:
@@ -44,9 +44,9 @@ async def provider(tmp_path: Path) -> AsyncIterator[Mem0Provider]:
     await asyncio.wait_for(p.close(), 30)
 
 
-def slow_down(provider: Mem0Provider, delay: float) -> SlowEmbedding:
+def slow_down(provider: Mem0Provider) -> SlowEmbedding:
     memory = provider.backend.memory  # type: ignore[attr-defined]
-    slow = SlowEmbedding(memory.embedding_model, delay)
+    slow = SlowEmbedding(memory.embedding_model)
     memory.embedding_model = slow
     return slow
 
@@ -63,10 +63,11 @@ async def test_cancelling_100_in_flight_calls_returns_within_3ms_p99(
     provider: Mem0Provider,
 ) -> None:
     await provider.add(ALICE, MemoryInput(content="warm up", user_id="alice"))
-    slow = slow_down(provider, 0.01)
+    slow = slow_down(provider)
     delays: list[float] = []
     for i in range(100):
         slow.entered.clear()
+        slow.gate.clear()
         call: Coroutine[Any, Any, object]
         if i % 2:
             call = provider.search(ALICE, SearchQuery(query="anything"))
@@ -79,6 +80,8 @@ async def test_cancelling_100_in_flight_calls_returns_within_3ms_p99(
         with pytest.raises(asyncio.CancelledError):
             await task
         delays.append(time.perf_counter() - t0)
+        slow.gate.set()  # the abandoned call finishes; the next round's call may start
+        await until(lambda: provider.offload_stats().abandoned == 0)
     delays.sort()
     p99 = delays[98]
     print(f"cancel latency p50={delays[49] * 1e3:.3f} ms p99={p99 * 1e3:.3f} ms")
@@ -89,7 +92,7 @@ async def test_cancelling_100_in_flight_calls_returns_within_3ms_p99(
 async def test_abandoned_count_returns_to_zero_and_provider_keeps_working(
     provider: Mem0Provider,
 ) -> None:
-    slow = slow_down(provider, 0.02)
+    slow = slow_down(provider)
     tasks = [
         asyncio.ensure_future(provider.add(ALICE, MemoryInput(content=f"x{i}", user_id="alice")))
         for i in range(100)
@@ -100,14 +103,14 @@ async def test_abandoned_count_returns_to_zero_and_provider_keeps_working(
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), WAIT)
     assert all(isinstance(r, asyncio.CancelledError) for r in results)
     assert provider.offload_stats().abandoned >= 1
+    slow.gate.set()
     await until(lambda: provider.offload_stats().abandoned == 0)
-    slow.delay = 0.0
     added = await provider.add(ALICE, MemoryInput(content="after the storm", user_id="alice"))
     assert (await provider.get(ALICE, added.id)).content == "after the storm"
 
 
 async def test_retry_after_a_cancelled_add_never_duplicates(provider: Mem0Provider) -> None:
-    slow = slow_down(provider, 0.05)
+    slow = slow_down(provider)
     first = asyncio.ensure_future(
         provider.add(ALICE, MemoryInput(content="pay rent", user_id="alice", idempotency_key="r1"))
     )
@@ -116,8 +119,12 @@ async def test_retry_after_a_cancelled_add_never_duplicates(provider: Mem0Provid
     with pytest.raises(asyncio.CancelledError):
         await first
     # The abandoned write is still running; the retry waits for it and then finds it.
-    retry = await provider.add(
-        ALICE, MemoryInput(content="pay rent", user_id="alice", idempotency_key="r1")
+    retry_task = asyncio.ensure_future(
+        provider.add(ALICE, MemoryInput(content="pay rent", user_id="alice", idempotency_key="r1"))
     )
+    await asyncio.sleep(0.05)
+    assert not retry_task.done()
+    slow.gate.set()
+    retry = await asyncio.wait_for(retry_task, WAIT)
     page = await provider.list(ALICE, ListQuery())
     assert [r.id for r in page.items] == [retry.id]
