@@ -61,4 +61,4 @@ def _promote_async_fixtures(item: pytest.Item) -> None:
         return
     for name in _ASYNC_FIXTURES:
         for fixturedef in info.name2fixturedefs.get(name, ()):
-            promote_async_fixture(fixturedef.func)
+            promote_async_fixture(fixturedef.func, fixturedef.scope)

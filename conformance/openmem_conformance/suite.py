@@ -51,21 +51,24 @@ async def _resolve(value: Any) -> tuple[Provider[Any], Any]:
     return value, None
 
 
-def promote_async_fixture(fixture: Any) -> None:
+def promote_async_fixture(fixture: Any, scope: str | None = None) -> None:
     """Let pytest-asyncio run a plain ``@pytest.fixture`` async fixture in strict mode too.
 
     Strict mode only runs async fixtures declared with ``@pytest_asyncio.fixture``, which
     marks the function with the two attributes set here; the suite's tests are explicitly
-    asyncio tests, so their ``provider`` fixture is meant for the same loop whatever the
-    decorator.
+    asyncio tests, so their async fixtures are meant for asyncio whatever the decorator.
+    The fixture runs on the loop of its own scope (a session ``lifespan`` on the session
+    loop), as ``@pytest_asyncio.fixture(loop_scope=<scope>)`` would.
     """
+    marker = getattr(fixture, "_fixture_function_marker", None)
+    scope = scope or getattr(marker, "scope", None)
     func = getattr(fixture, "_fixture_function", fixture)  # pytest >= 8.4 wraps fixtures
     func = getattr(func, "__func__", func)
     if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
         return
     if not getattr(func, "_force_asyncio_fixture", False):
         func._force_asyncio_fixture = True
-        func._loop_scope = None
+        func._loop_scope = scope if isinstance(scope, str) else None
 
 
 def _standard_test(check: Check) -> TestMethod:

@@ -95,13 +95,15 @@ def test_an_xfail_with_reason_passes_the_guard_and_is_made_strict() -> None:
 
 
 def _pytest(
-    tmp_path: Path, test_body: str, *args: str, plugin: bool = True
+    tmp_path: Path, test_body: str, *args: str, plugin: bool = True, conftest: str = ""
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
     )
     if plugin:
-        (tmp_path / "conftest.py").write_text('pytest_plugins = ["openmem_conformance.plugin"]\n')
+        (tmp_path / "conftest.py").write_text(
+            'pytest_plugins = ["openmem_conformance.plugin"]\n' + textwrap.dedent(conftest)
+        )
     (tmp_path / "test_suite.py").write_text(textwrap.dedent(test_body))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *args],
@@ -166,6 +168,40 @@ def test_a_plain_async_fixture_works_in_strict_mode_without_the_plugin(tmp_path:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "3 passed" in run.stdout
+
+
+def test_a_session_lifespan_in_a_conftest_is_set_up_once(tmp_path: Path) -> None:
+    run = _pytest(
+        tmp_path,
+        """
+        import pytest
+        from openmem.inmemory import InMemoryProvider
+        from openmem_conformance import ProviderConformance
+
+        class TestWithLifespan(ProviderConformance):
+            @pytest.fixture
+            def provider(self, lifespan):
+                assert lifespan == "database ready"
+                return InMemoryProvider()
+        """,
+        "-k",
+        "pagination",
+        conftest="""
+        import asyncio
+        from pathlib import Path
+        import pytest
+
+        @pytest.fixture(scope="session")
+        async def lifespan():
+            await asyncio.sleep(0)
+            with Path("starts.txt").open("a") as log:
+                log.write("started\\n")
+            yield "database ready"
+        """,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
+    assert (tmp_path / "starts.txt").read_text().splitlines() == ["started"]
 
 
 def test_a_stale_xfail_fails_the_run(tmp_path: Path) -> None:
