@@ -1,4 +1,5 @@
-"""A process that used the mem0 provider exits promptly (no telemetry stall at exit)."""
+"""A process that used the mem0 provider exits promptly (no telemetry stall at exit) and
+writes nothing outside its data dir."""
 
 from __future__ import annotations
 
@@ -27,9 +28,12 @@ asyncio.run(main())
 
 def test_process_using_the_provider_exits_promptly(tmp_path: Path) -> None:
     env_free = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_PROXY": "*"}
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
     t0 = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tmp_path / "data")],
+        cwd=workdir,
         env=env_free,
         capture_output=True,
         timeout=60,
@@ -40,3 +44,4 @@ def test_process_using_the_provider_exits_promptly(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert elapsed < 10.0
     assert not (tmp_path / ".mem0").exists(), "mem0 wrote outside the data dir"
+    assert list(workdir.iterdir()) == [], "mem0 wrote into the current directory"

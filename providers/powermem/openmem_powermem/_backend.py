@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from openmem.embedders import Embedder
@@ -31,6 +32,13 @@ class PowermemBackend:
     def open(self) -> None:
         from powermem import Memory
 
+        # powermem's AuditLogger attaches a FileHandler for ./audit.log (in the current
+        # directory, whatever the config says) to the process-wide "audit" logger unless it
+        # already has a handler. Its audit is off below; a NullHandler keeps the file away.
+        audit = logging.getLogger("audit")
+        if not audit.handlers:
+            audit.addHandler(logging.NullHandler())
+
         data_dir = self.options.resolved_data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
         config = {
@@ -47,6 +55,7 @@ class PowermemBackend:
             # The Ebbinghaus plugin rewrites (and may delete) memories on powermem's own
             # background threads after a search: data loss, and it races close().
             "intelligent_memory": {"enabled": False},
+            "audit": {"enabled": False},
         }
         memory = Memory(config=config)
         # The mock embedder object is shared by powermem's storage adapter: give it our
