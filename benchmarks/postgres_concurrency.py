@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from openmem_postgres.bench import bench_provider, parse_args, percentile, write_results
+from openmem_postgres.bench import (
+    bench_provider,
+    os_wakeup_lag,
+    parse_args,
+    percentile,
+    write_results,
+)
 
 from openmem import AsyncMemory
 
@@ -73,20 +78,6 @@ async def ticker(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(max(0.0, time.perf_counter() - start - interval) * 1000)
 
 
-# The same 1 ms ticker in another process: how late the OS itself wakes a process while the
-# benchmark runs. A loop lag close to it is scheduling, not work done on the event loop.
-OS_TICKER = """
-import sys, time
-lags, end = [], time.perf_counter() + float(sys.argv[1])
-while time.perf_counter() < end:
-    start = time.perf_counter()
-    time.sleep(0.001)
-    lags.append((time.perf_counter() - start - 0.001) * 1000)
-lags.sort()
-print(lags[int(len(lags) * 0.99)])
-"""
-
-
 async def main() -> None:
     args = parse_args(__doc__ or "")
     n = 600 if args.quick else 2000
@@ -115,20 +106,16 @@ async def main() -> None:
 
             adds = [add(users[i % 20], text()) for i in range(n)]
             searches = [search(users[i % 20], text()) for i in range(n)]
-            stop = asyncio.Event()
-            tick = os_tick = None
             if concurrency == 32:
+                stop = asyncio.Event()
                 tick = asyncio.create_task(ticker(lags, stop))
-                os_tick = await asyncio.create_subprocess_exec(
-                    sys.executable, "-c", OS_TICKER, "3", stdout=asyncio.subprocess.PIPE
-                )
-            rate, failed = await run_at(concurrency, adds)
-            stop.set()
-            if tick is not None:
-                await tick
-            if os_tick is not None:
-                out, _ = await asyncio.wait_for(os_tick.communicate(), 30)
-                os_lag_p99 = float(out.decode().strip())
+                async with os_wakeup_lag(3) as os_lag:
+                    rate, failed = await run_at(concurrency, adds)
+                    stop.set()
+                    await tick
+                os_lag_p99 = os_lag[0]
+            else:
+                rate, failed = await run_at(concurrency, adds)
             add_ops_s[str(concurrency)] = round(rate, 1)
             errors += failed
             rate, failed = await run_at(concurrency, searches)

@@ -8,12 +8,14 @@ touch the user's own data.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
 import platform
 import shutil
 import statistics
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ from openmem_postgres.provider import PostgresProvider
 __all__ = [
     "BENCH_URL_ENV",
     "bench_provider",
+    "os_wakeup_lag",
     "parse_args",
     "percentile",
     "write_results",
@@ -64,6 +67,35 @@ async def bench_provider(**options: Any) -> AsyncIterator[PostgresProvider]:
         await provider.close()
         if data_dir is not None:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# A 1 ms ticker in another process: how late the OS wakes a process while a benchmark runs.
+# Latencies close to it are the machine's scheduling, not work done on the event loop.
+_OS_TICKER = """
+import sys, time
+lags, end = [], time.perf_counter() + float(sys.argv[1])
+while time.perf_counter() < end:
+    start = time.perf_counter()
+    time.sleep(0.001)
+    lags.append((time.perf_counter() - start - 0.001) * 1000)
+lags.sort()
+print(lags[int(len(lags) * 0.99)])
+"""
+
+
+@contextlib.asynccontextmanager
+async def os_wakeup_lag(seconds: float) -> AsyncIterator[list[float]]:
+    """Run the OS ticker for ``seconds`` alongside the body; yields a list that receives its
+    p99 wake-up lag in ms when the body ends (the ticker is waited for)."""
+    out: list[float] = []
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _OS_TICKER, str(seconds), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        yield out
+    finally:
+        stdout, _ = await asyncio.wait_for(proc.communicate(), seconds + 30)
+        out.append(float(stdout.decode().strip()))
 
 
 def percentile(samples: Sequence[float], q: float) -> float:

@@ -185,7 +185,7 @@ async def test_context_fits_the_budget_and_cites_memories(
 
 
 async def test_a_selective_user_filter_still_fills_the_ann_result(
-    provider: PostgresProvider, pg_namespace: str
+    provider: PostgresProvider, pg_namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With iterative index scans, a user owning 0.5% of the rows still gets ``limit`` hits."""
     for batch in range(20):
@@ -206,10 +206,29 @@ async def test_a_selective_user_filter_still_fills_the_ann_result(
         ],
     )
 
-    async def analyze(conn: Connection) -> None:
-        await conn.execute(f"ANALYZE {provider.statements.schema}.memories")
+    captured: list[tuple[str, tuple[Any, ...]]] = []
+    original = provider._run_fetch
 
-    await provider.runner.run(analyze)
+    async def capture(sql: str, *args: Any) -> Any:
+        captured.append((sql, args))
+        return await original(sql, *args)
+
+    monkeypatch.setattr(provider, "_run_fetch", capture)
     hits = await provider.search(me, SearchQuery(query="gardens", mode="semantic", limit=10))
     assert len(hits) == 10
     assert {h.memory.user_id for h in hits} == {"needle"}
+    # The planner may answer a user this small exactly (B-tree + sort); force the HNSW index
+    # to prove that the iterative scan fills the result through it as well.
+    sql, args = captured[-1]
+    fresh = tuple(f"aud_forced_{i}" if str(a).startswith("aud_") else a for i, a in enumerate(args))
+
+    async def through_hnsw(conn: Connection) -> tuple[str, list[str]]:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_sort = off")
+            plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *fresh)
+            rows = await conn.fetch(sql, *fresh)
+        return str(plan), [r["user_id"] for r in rows]
+
+    plan, users = await provider.runner.run(through_hnsw)
+    assert "memories_hnsw_" in plan
+    assert users == ["needle"] * 10
