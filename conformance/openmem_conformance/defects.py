@@ -54,6 +54,7 @@ __all__ = [
     "ScoresAboveOne",
     "SearchIgnoresUser",
     "SwallowsCancellation",
+    "TagFilterAfterLimit",
     "UntypedNotFound",
     "UpdateIgnoresTags",
 ]
@@ -186,6 +187,14 @@ class LosesConcurrentWrites(InMemoryProvider):
         space.memories = snapshot  # ... and write back what was read: a lost update
         self._log(caller, "add", memory_id=record.id, scope=record.scope)
         return record
+
+
+class TagFilterAfterLimit(InMemoryProvider):
+    """search() cuts at limit first and filters tags afterwards: short or empty pages."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        hits = await super().search(caller, query.model_copy(update={"tags": []}))
+        return [h for h in hits if set(query.tags) <= set(h.memory.tags)]
 
 
 class DeclaresKeywordButSearchesVectors(InMemoryProvider):

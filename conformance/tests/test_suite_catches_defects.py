@@ -31,6 +31,7 @@ from openmem_conformance.defects import (
     ScoresAboveOne,
     SearchIgnoresUser,
     SwallowsCancellation,
+    TagFilterAfterLimit,
     UntypedNotFound,
     UpdateIgnoresTags,
 )
@@ -60,6 +61,7 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
     (PartialUpdateOnBadInput, "bad_input_is_refused_and_writes_nothing", "wrote part of itself"),
     (ContextOverBudget, "context_stays_within_its_token_budget", "token_count is"),
     (AuditSkipsReads, "audit_records_every_verb", "audit lacks entries"),
+    (TagFilterAfterLimit, "search_filters_by_tags", "leaves the page short"),
     (DeleteLeavesSearchIndex, "delete_removes_from_every_read", "search still returns"),
     (ScoresAboveOne, "search_results_are_well_formed", "score outside [0, 1]"),
     (UntypedNotFound, "by_id_verbs_on_unknown_id_raise_not_found", "untyped KeyError"),

@@ -137,6 +137,29 @@ async def list_filters_by_scope_tags_and_time(ctx: CheckContext) -> None:
 
 
 @check(Tier.REQUIRED)
+async def search_filters_by_tags(ctx: CheckContext) -> None:
+    """search(tags=...) returns only memories carrying every listed tag.
+
+    Troubleshooting: apply the tag filter inside the search query, before ``limit`` (an
+    array-contains ``tags @> $n`` in SQL), not by dropping hits afterwards, which returns
+    short or empty pages.
+    """
+    user = ctx.user()
+    both = await ctx.add("garden plan for spring", user_id=user, tags=["garden", "plan"])
+    one = await ctx.add("garden tools list", user_id=user, tags=["garden"])
+    # Untagged memories that match the query better than the tagged ones: a filter applied
+    # after the cut at ``limit`` is left with nothing.
+    await ctx.add_all([f"garden note number {i}" for i in range(6)], user_id=user)
+    query = "garden note number"
+    hits = await ctx.mem.search(query, user, tags=["garden"], limit=10)
+    assert {h.memory.id for h in hits} == {both.id, one.id}, "search tags=[garden]"
+    hits = await ctx.mem.search(query, user, tags=["garden", "plan"], limit=10)
+    assert {h.memory.id for h in hits} == {both.id}, "search tags=[garden, plan] (all must match)"
+    hits = await ctx.mem.search(query, user, tags=["garden"], limit=2)
+    assert len(hits) == 2, "a tag filter applied after the limit leaves the page short"
+
+
+@check(Tier.REQUIRED)
 async def scope_grammar_is_the_same_on_every_read(ctx: CheckContext) -> None:
     """list and search apply scope filters exactly as openmem.scopes.scope_matches does.
 
