@@ -66,6 +66,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 _DEFAULT_NAMESPACE = "default"
 _sleep = asyncio.sleep  # indirection so tests can observe backoff without waiting
 _USER_AGENT = "openmem-passthrough/0.1"
+_GET_QUERY_MAX_LENGTH = 2_000  # what `openmem serve` accepts in GET /memories/search?q=
 
 
 class PassthroughOptions(ProviderOptions):
@@ -301,8 +302,10 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         return "search:post" in self._extensions
 
     async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
-        """``GET /memories/search?q=...``, or the body form when filters need it."""
-        if query.filters:
+        """``GET /memories/search?q=...``, or the body form for filters and long queries."""
+        # The body form carries filters, and queries too long for a URL (when offered).
+        long_query = len(query.query) > _GET_QUERY_MAX_LENGTH and self._extended
+        if query.filters or long_query:
             if not self._extended:
                 raise UnsupportedCapabilityError(
                     "the OMP server does not offer metadata filters", provider=self.name

@@ -363,3 +363,9 @@ async def test_health_probes_healthz(server_transport: httpx.ASGITransport) -> N
     await provider.open()
     await provider.health()
     await provider.close()
+
+
+async def test_a_long_query_uses_the_body_form(mem: AsyncMemory) -> None:
+    await mem.add("dark mode " * 5, user_id="u1")
+    hits = await mem.search("dark mode " * 600, "u1")  # 6000 characters: too long for a URL
+    assert len(hits) == 1

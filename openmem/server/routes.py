@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from openmem import gate
 from openmem.errors import InvalidRequestError
 from openmem.models import (
-    MAX_QUERY_LENGTH,
+    MAX_TAG_LENGTH,
     AuditAction,
     AuditQuery,
     ContextBlock,
@@ -44,7 +44,10 @@ from openmem.server.wire import (
     SearchResults,
 )
 
-__all__ = ["router"]
+__all__ = ["GET_QUERY_MAX_LENGTH", "MAX_QUERY_TAGS", "router"]
+
+MAX_QUERY_TAGS = 16
+"""Tags per request in the query forms (list, search), for the same reason."""
 
 router = APIRouter()
 
@@ -67,10 +70,25 @@ IdempotencyKey = Annotated[
         "(features.idempotency).",
     ),
 ]
-TagQuery = Annotated[list[str] | None, Query(description="Only memories with this tag (OMP 0.1).")]
-TagsQuery = Annotated[
-    list[str] | None, Query(description="Only memories with all of these tags (repeatable).")
+ScopeQuery = Annotated[
+    str | None,
+    Query(min_length=1, max_length=1_100, description="A scope filter: prefix, '*' segments."),
 ]
+_Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
+TagQuery = Annotated[
+    list[_Tag] | None,
+    Query(max_length=MAX_QUERY_TAGS, description="Only memories with this tag (OMP 0.1)."),
+]
+TagsQuery = Annotated[
+    list[_Tag] | None,
+    Query(
+        max_length=MAX_QUERY_TAGS,
+        description="Only memories with all of these tags (repeatable).",
+    ),
+]
+GET_QUERY_MAX_LENGTH = 2_000
+"""Characters of ``q`` in the query form: URLs stay well under what servers and proxies
+accept (64 KiB after percent-encoding). Longer queries use ``POST /memories/search``."""
 
 
 def _build(model: type[Any], **fields: Any) -> Any:
@@ -154,7 +172,7 @@ async def add_memories(body: BatchAddRequest, call: CallDep) -> BatchAddResponse
 async def list_memories(
     call: CallDep,
     user_id: Annotated[str, Query(min_length=1, max_length=256)],
-    scope: Annotated[str | None, Query(description="A scope filter: prefix, '*' segments.")] = None,
+    scope: ScopeQuery = None,
     tag: TagQuery = None,
     tags: TagsQuery = None,
     since: datetime | None = None,
@@ -199,9 +217,16 @@ async def _search(call: CallDep, user_id: str, query: SearchQuery) -> SearchResu
 )
 async def search_memories(
     call: CallDep,
-    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH)],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=GET_QUERY_MAX_LENGTH,
+            description="The query; longer ones go in the body of POST /memories/search.",
+        ),
+    ],
     user_id: Annotated[str, Query(min_length=1, max_length=256)],
-    scope: str | None = None,
+    scope: ScopeQuery = None,
     tag: TagQuery = None,
     tags: TagsQuery = None,
     mode: SearchMode | None = None,
@@ -329,7 +354,7 @@ async def get_context(body: ContextRequest, call: CallDep) -> ContextBlock:
 async def get_audit(
     call: CallDep,
     user_id: Annotated[str, Query(min_length=1, max_length=256)],
-    app: str | None = None,
+    app: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     action: AuditAction | None = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
