@@ -49,6 +49,7 @@ __all__ = [
     "NamespacesShared",
     "NonAtomicAdd",
     "OffsetCursor",
+    "OverstatesContentLimit",
     "PartialUpdateOnBadInput",
     "RawUndeclaredAuditDoesIO",
     "ScoresAboveOne",
@@ -187,6 +188,15 @@ class LosesConcurrentWrites(InMemoryProvider):
         space.memories = snapshot  # ... and write back what was read: a lost update
         self._log(caller, "add", memory_id=record.id, scope=record.scope)
         return record
+
+
+class OverstatesContentLimit(InMemoryProvider):
+    """Declares the default 100 000 characters but refuses anything over 1 000."""
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        if len(item.content) > 1_000:
+            raise InvalidRequestError("content is too long", field="content")
+        return await super().add(caller, item)
 
 
 class TagFilterAfterLimit(InMemoryProvider):

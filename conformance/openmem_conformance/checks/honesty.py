@@ -19,6 +19,7 @@ from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
 
 Attempt = tuple[str, Callable[[AsyncMemory, str], Awaitable[Any]]]
+LONGEST_PROBED_CONTENT = 1_000_000
 
 
 def _attempts(ctx: CheckContext) -> tuple[list[Attempt], list[Attempt]]:
@@ -139,3 +140,30 @@ async def declared_capabilities_do_not_refuse(ctx: CheckContext) -> None:
         except OMPError:
             continue
     ctx.note(declared=[what for what, _ in declared])
+
+
+@check(Tier.HONESTY)
+async def declared_limits_are_accepted(ctx: CheckContext) -> None:
+    """Requests at exactly the declared limits succeed (content length, page sizes, budget).
+
+    Troubleshooting: ``capabilities().limits`` and ``features.max_content_length`` are
+    promises: a list of ``max_list_limit`` items, a search of ``max_search_results`` hits, a
+    context of ``max_token_budget`` tokens and a memory of ``max_content_length`` characters
+    must all be accepted. Declare the limits the backend really has.
+    """
+    caps = ctx.capabilities
+    user = ctx.user()
+    length = caps.features.max_content_length
+    if length <= LONGEST_PROBED_CONTENT:
+        record = await ctx.add("x" * length, user_id=user)
+        stored = await ctx.mem.get(record.id, user_id=user)
+        assert len(stored.content) == length, (
+            f"a memory of max_content_length={length} came back {len(stored.content)} long"
+        )
+    else:
+        ctx.note(max_content_length="not probed: above the probe cap")
+        await ctx.add("a memory", user_id=user)
+    await ctx.mem.list(user, limit=caps.limits.max_list_limit)
+    await ctx.mem.search("memory", user, limit=caps.limits.max_search_results)
+    if "context" in caps.verbs:
+        await ctx.mem.context("memory", user, token_budget=caps.limits.max_token_budget)
