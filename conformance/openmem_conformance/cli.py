@@ -101,6 +101,15 @@ def _table(report: ConformanceReport) -> Table:
     return table
 
 
+def _print_checks() -> None:
+    table = Table(title="openmem conformance checks")
+    for column in ("tier", "check", "what it proves", "runs when declared"):
+        table.add_column(column, overflow="fold")
+    for check in CHECKS.values():
+        table.add_row(check.tier.value, check.name, check.summary, ", ".join(check.requires))
+    Console().print(table)
+
+
 @click.command()
 @click.option("--provider", "-p", help="Registered provider name (openmem.providers).")
 @click.option("--config", "-c", type=click.Path(dir_okay=False), help="TOML configuration file.")
@@ -128,6 +137,7 @@ def _table(report: ConformanceReport) -> Table:
     help="Where to write the JSON report.",
 )
 @click.option("--check", "-k", "selected", multiple=True, help="Run only this check (repeatable).")
+@click.option("--list-checks", is_flag=True, help="List the checks by tier and exit.")
 @click.option(
     "--require-level",
     type=click.Choice(_LEVELS, case_sensitive=False),
@@ -145,9 +155,13 @@ def conformance(
     budget_ms: float,
     report_path: str,
     selected: tuple[str, ...],
+    list_checks: bool,
     require_level: str,
 ) -> None:
     """Prove a provider (or an OMP server) conforms: checks by tier, a level, a JSON report."""
+    if list_checks:
+        _print_checks()
+        return
     if not provider and not config and not base_url:
         raise click.UsageError("give --provider NAME, --config FILE or --base-url URL")
     unknown = [name for name in selected if name not in CHECKS]

@@ -295,3 +295,9 @@ async def test_a_namespace_refused_as_a_whole_counts_as_isolated() -> None:
     )
     assert result.outcome is Outcome.PASSED, result.message
     assert result.details["other_namespace"] == "refused as a whole: scope_denied"
+
+
+def test_the_runner_lists_its_checks() -> None:
+    result = CliRunner().invoke(conformance, ["--list-checks"])
+    assert result.exit_code == 0, result.output
+    assert "cancellation_at_every_await_point_is_atomic" in result.output
