@@ -96,12 +96,15 @@ async def measure(
     }
 
 
-async def run_openmem(n: int, store: dict[str, Any], dim: int) -> dict[str, Any]:
+async def run_openmem(
+    n: int, store: dict[str, Any], dim: int, max_workers: int | None = None
+) -> dict[str, Any]:
     from openmem_mem0 import Mem0Provider
 
     from openmem import AsyncMemory
 
-    provider = Mem0Provider(embedder="hashing", embedder_dim=dim, **store)
+    tuning: dict[str, Any] = {"max_workers": max_workers} if max_workers else {}
+    provider = Mem0Provider(embedder="hashing", embedder_dim=dim, **store, **tuning)
     async with AsyncMemory(provider, namespace="bench") as mem:
 
         async def add(i: int) -> Any:
@@ -214,7 +217,9 @@ async def idle_lag_p99_ms(seconds: float = 2.0) -> float:
     return ticker.p99_ms()
 
 
-def one_run(n: int, store_kind: str, url: str | None, dim: int) -> dict[str, Any]:
+def one_run(
+    n: int, store_kind: str, url: str | None, dim: int, max_workers: int | None = None
+) -> dict[str, Any]:
     """Both sides once, in one process, each on a fresh store."""
     with tempfile.TemporaryDirectory() as tmp:
         suffix = os.urandom(3).hex()
@@ -230,7 +235,7 @@ def one_run(n: int, store_kind: str, url: str | None, dim: int) -> dict[str, Any
         os.environ["MEM0_TELEMETRY"] = "False"
 
         async def both() -> dict[str, Any]:
-            openmem_result = await run_openmem(n, ours, dim)
+            openmem_result = await run_openmem(n, ours, dim, max_workers)
             mem0_result = await run_mem0_async(n, theirs, dim)
             return {"openmem": openmem_result, "mem0_async": mem0_result}
 
@@ -245,6 +250,7 @@ def main() -> None:
     parser.add_argument("--store", choices=["qdrant", "pgvector"], default="qdrant")
     parser.add_argument("--url", help="PostgreSQL URL for --store pgvector")
     parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--max-workers", type=int, help="openmem-mem0 worker threads (pgvector)")
     parser.add_argument(
         "--switch-interval",
         type=float,
@@ -258,12 +264,12 @@ def main() -> None:
     logging.disable(logging.WARNING)  # mem0 warns about spaCy/fastembed on every call
     warnings.simplefilter("ignore")
     if args.quick:
-        result = one_run(args.n, args.store, args.url, args.dim)
+        result = one_run(args.n, args.store, args.url, args.dim, args.max_workers)
         print(json.dumps(result))
         return
     runs = []
     for _ in range(args.runs):
-        run = one_run(args.n, args.store, args.url, args.dim)
+        run = one_run(args.n, args.store, args.url, args.dim, args.max_workers)
         run["idle_loop_lag_p99_ms"] = asyncio.run(idle_lag_p99_ms())
         runs.append(run)
     summary = {
