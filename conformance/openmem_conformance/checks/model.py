@@ -68,6 +68,8 @@ def _machine(ctx: CheckContext, model: AsyncMemory) -> type[RuleBasedStateMachin
             return exc.error_code, None
 
     class ProviderAgreesWithModel(RuleBasedStateMachine):
+        """One user's memories in the provider and in the reference, step by step."""
+
         memories = Bundle("memories")
 
         @initialize()
