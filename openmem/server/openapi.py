@@ -68,6 +68,18 @@ def _check_table() -> None:
         raise RuntimeError(f"openapi: no description for statuses {sorted(missing)}")
 
 
+def _not_nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter is present or absent, never ``null``: drop the null branch of ``anyOf``."""
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list):
+        return schema
+    kept = [b for b in branches if b != {"type": "null"}]
+    if len(kept) != 1 or len(kept) == len(branches):
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**kept[0], **rest}
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The document, computed once per app and cached on it like FastAPI's own."""
     if app.openapi_schema:
@@ -89,6 +101,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas["ErrorEnvelope"] = envelope
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
+            for parameter in operation.get("parameters", ()):
+                parameter["schema"] = _not_nullable(parameter["schema"])
             responses: dict[str, Any] = operation.setdefault("responses", {})
             responses.pop("422", None)
             for status in _error_statuses(path, method, "requestBody" in operation):
