@@ -24,7 +24,7 @@ from openmem.server.spec import SPEC_DIR
 from .conftest import live_server
 
 SCHEMA = schemathesis.openapi.from_path(SPEC_DIR / "openapi.yaml")
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 50
 
 
 @pytest.fixture(scope="module")
