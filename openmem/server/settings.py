@@ -47,7 +47,9 @@ SERVER_CONFIG_ENV = "OPENMEM_SERVER_CONFIG"
 def default_data_dir() -> Path:
     """``OPENMEM_DATA_DIR``, else the user data dir of openmem."""
     configured = os.environ.get("OPENMEM_DATA_DIR")
-    return Path(configured) if configured else Path(platformdirs.user_data_dir("openmem"))
+    if configured:
+        return Path(configured)
+    return platformdirs.user_data_path("openmem", appauthor=False)
 
 
 def is_loopback(host: str) -> bool:
