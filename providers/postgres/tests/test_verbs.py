@@ -276,3 +276,13 @@ async def test_asynchronous_commit_of_read_audit_rows_does_not_leak_into_the_ses
         assert actions == ["list", "search", "get", "add"]
     finally:
         await provider.close()
+
+
+async def test_a_large_batch_is_embedded_exactly_as_one_call_would(
+    provider: PostgresProvider, caller: Caller
+) -> None:
+    texts = [f"memory number {i} about gardens, tea and long walks by the sea" for i in range(60)]
+    expected = await provider.embedder.embed(texts)
+    assert await provider._embed(texts) == expected
+    records = await provider.add_many(caller, [item(t) for t in texts])
+    assert [r.content for r in records] == texts
