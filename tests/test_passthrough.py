@@ -28,7 +28,7 @@ from openmem.errors import (
     UnsupportedCapabilityError,
 )
 from openmem.inmemory import InMemoryProvider
-from openmem.models import MemoryInput, SearchQuery
+from openmem.models import ContextQuery, ListQuery, MemoryInput, SearchQuery
 from openmem.passthrough import PassthroughProvider
 from openmem.provider import Caller
 from openmem.server import KeyStore, ServerSettings, create_app
@@ -369,3 +369,21 @@ async def test_a_long_query_uses_the_body_form(mem: AsyncMemory) -> None:
     await mem.add("dark mode " * 5, user_id="u1")
     hits = await mem.search("dark mode " * 600, "u1")  # 6000 characters: too long for a URL
     assert len(hits) == 1
+
+
+async def test_omp_0_1_answers_of_other_servers_are_read() -> None:
+    legacy = {**_RECORD, "tags": None, "supersedes": None, "scope": None}
+    script = Script()
+    script.answers = [
+        httpx.Response(200, json=legacy),
+        httpx.Response(200, json={"items": [legacy], "next_cursor": None}),
+        httpx.Response(200, json={"results": [{"memory": legacy, "score": -0.25}]}),
+        httpx.Response(200, json={"text": "x y z", "citations": None, "token_count": None}),
+    ]
+    provider = script.provider()
+    await provider.open()
+    assert (await provider.get(CALLER, "mem_1")).tags == []
+    assert (await provider.list(CALLER, ListQuery())).items[0].supersedes == []
+    assert (await provider.search(CALLER, SearchQuery(query="q")))[0].score == 0.0
+    block = await provider.context(CALLER, ContextQuery(query="q"))
+    assert (block.citations, block.token_count > 0) == ([], True)
