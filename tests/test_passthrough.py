@@ -11,7 +11,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-import openmem.passthrough as passthrough_module
+import openmem.passthrough.exchange as exchange_module
 from openmem import AsyncMemory
 from openmem.errors import (
     ClosedError,
@@ -160,7 +160,7 @@ def delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def no_sleep(delay: float) -> None:
         seen.append(delay)
 
-    monkeypatch.setattr(passthrough_module, "_sleep", no_sleep)
+    monkeypatch.setattr(exchange_module, "_sleep", no_sleep)
     return seen
 
 
@@ -275,7 +275,7 @@ async def test_network_failure_is_provider_unavailable() -> None:
     )
     with pytest.raises(ProviderUnavailableError):
         await provider.open()
-    assert provider._client is None  # a failed open leaves no pool behind
+    assert not provider._exchange.has_pool  # a failed open leaves no pool behind
 
 
 async def test_a_server_without_omp_version_is_refused() -> None:

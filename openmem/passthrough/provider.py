@@ -1,0 +1,301 @@
+"""``PassthroughProvider``: the verb set, spoken as OMP 0.1 requests to a remote server."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from openmem.errors import (
+    OMPError,
+    ProviderError,
+    ProviderUnavailableError,
+    UnsupportedCapabilityError,
+)
+from openmem.models import (
+    AuditEntry,
+    AuditQuery,
+    Capabilities,
+    ContextBlock,
+    ContextQuery,
+    ListQuery,
+    MemoryInput,
+    MemoryPage,
+    MemoryPatch,
+    MemoryRecord,
+    SearchHit,
+    SearchQuery,
+)
+from openmem.passthrough.compat import read, unwrap
+from openmem.passthrough.exchange import Exchange, read_json
+from openmem.passthrough.options import PassthroughOptions
+from openmem.provider import Caller, Provider
+
+__all__ = ["PassthroughProvider"]
+
+_GET_QUERY_MAX_LENGTH = 2_000  # what `openmem serve` accepts in GET /memories/search?q=
+
+
+class PassthroughProvider(Provider[PassthroughOptions]):
+    """A provider that speaks OMP over HTTP to a remote server."""
+
+    name: ClassVar[str] = "passthrough"
+    Options = PassthroughOptions
+
+    def __init__(self, options: PassthroughOptions | None = None, /, **kwargs: Any) -> None:
+        super().__init__(options, **kwargs)
+        self._exchange = Exchange(self.options)
+        self._capabilities: Capabilities | None = None
+        self._extensions: frozenset[str] = frozenset()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the connection pool and read the server's capabilities."""
+        self._exchange.client()
+        if self._capabilities is None:
+            try:
+                await self._fetch_capabilities()
+            except BaseException:
+                # A failed open leaves nothing behind: callers do not close what never opened.
+                await self._exchange.discard()
+                raise
+
+    async def close(self) -> None:
+        """Close the pool; idempotent."""
+        await self._exchange.aclose()
+
+    async def health(self) -> None:
+        """``GET /healthz``; raises ``ProviderUnavailableError`` unless it answers 200."""
+        try:
+            await self._exchange.send("GET", "/healthz", verb="health", idempotent=False)
+        except OMPError as exc:
+            if isinstance(exc, ProviderUnavailableError):
+                raise
+            raise ProviderUnavailableError(f"health check failed: {exc.message}") from exc
+
+    # -- capabilities ------------------------------------------------------------------
+
+    async def _fetch_capabilities(self) -> Capabilities:
+        response = await self._exchange.send(
+            "GET", "/capabilities", verb="capabilities", idempotent=True
+        )
+        payload = read_json(response)
+        if not isinstance(payload, Mapping) or "omp_version" not in payload:
+            raise ProviderError(
+                f"{self.options.base_url} is not an OMP server (no omp_version in /capabilities)",
+                provider=self.name,
+            )
+        remote = read(Capabilities, payload)
+        marker = payload.get("x-openmem")
+        extensions = marker.get("extensions") if isinstance(marker, Mapping) else None
+        self._extensions = frozenset(str(e) for e in extensions or ())
+        features = remote.features.model_dump(by_alias=True)
+        # A feature reachable only through an extension route is only as real as the route.
+        for feature, extension in (
+            ("batch_add", "memories:batch"),
+            ("forget_user", "users:forget"),
+            ("idempotency", "idempotency-key"),
+            ("metadata_filters", "search:post"),
+        ):
+            if extension not in self._extensions:
+                features[feature] = False
+        features["cancellation"] = "native"
+        data = remote.model_dump(by_alias=True)
+        data["features"] = features
+        self._capabilities = Capabilities.model_validate(data)
+        return self._capabilities
+
+    async def capabilities(self) -> Capabilities:
+        """The remote server's capabilities (read once, at ``open()``)."""
+        if self._capabilities is None:
+            return await self._fetch_capabilities()
+        return self._capabilities
+
+    # -- verbs -------------------------------------------------------------------------
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        """``POST /memories`` (201); the idempotency key travels as ``Idempotency-Key``."""
+        body = item.model_dump(mode="json", exclude_none=True, by_alias=True)
+        key = body.pop("idempotency_key", None)
+        headers = {"idempotency-key": key} if key is not None else None
+        response = await self._exchange.send(
+            "POST",
+            "/memories",
+            verb="add",
+            caller=caller,
+            json=body,
+            headers=headers,
+            idempotent=key is not None,
+        )
+        return read(MemoryRecord, read_json(response))
+
+    async def add_many(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        """``POST /memories:batch`` when the server offers it, else one add after another."""
+        if "memories:batch" not in self._extensions:
+            return [await self.add(caller, item) for item in items]
+        bodies = [item.model_dump(mode="json", exclude_none=True, by_alias=True) for item in items]
+        response = await self._exchange.send(
+            "POST",
+            "/memories:batch",
+            verb="add_many",
+            caller=caller,
+            json={"user_id": caller.user_id, "items": bodies},
+            idempotent=all(item.idempotency_key is not None for item in items),
+        )
+        payload = read_json(response)
+        raw = payload.get("items") if isinstance(payload, Mapping) else None
+        if not isinstance(raw, builtins.list):
+            raise ProviderError("malformed batch answer from the OMP server", provider=self.name)
+        return [read(MemoryRecord, record) for record in raw]
+
+    async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        """``GET /memories/{id}`` with ``X-User-Id``."""
+        response = await self._exchange.send(
+            "GET", _memory_path(memory_id), verb="get", caller=caller, idempotent=True
+        )
+        return read(MemoryRecord, read_json(response))
+
+    async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
+        """``PATCH /memories/{id}``: the merge patch as sent, explicit nulls kept."""
+        body = patch.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        body["user_id"] = caller.user_id
+        response = await self._exchange.send(
+            "PATCH",
+            _memory_path(memory_id),
+            verb="update",
+            caller=caller,
+            json=body,
+            idempotent=False,
+        )
+        return read(MemoryRecord, read_json(response))
+
+    async def delete(self, caller: Caller, memory_id: str) -> None:
+        """``DELETE /memories/{id}`` (204). Not retried: a retry could answer not_found."""
+        await self._exchange.send(
+            "DELETE", _memory_path(memory_id), verb="delete", caller=caller, idempotent=False
+        )
+
+    async def forget_user(self, caller: Caller) -> int:
+        """``DELETE /users/{user_id}/memories``; how many memories were deleted."""
+        if "users:forget" not in self._extensions:
+            raise UnsupportedCapabilityError(
+                "the OMP server does not offer forget_user", provider=self.name
+            )
+        response = await self._exchange.send(
+            "DELETE",
+            f"/users/{quote(caller.user_id, safe='')}/memories",
+            verb="forget_user",
+            caller=caller,
+            idempotent=True,
+        )
+        payload = read_json(response)
+        deleted = payload.get("deleted") if isinstance(payload, Mapping) else None
+        if not isinstance(deleted, int):
+            raise ProviderError("malformed forget_user answer", provider=self.name)
+        return deleted
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        """``GET /memories`` with the query as parameters; the cursor is passed through."""
+        params: dict[str, Any] = {"user_id": caller.user_id, "limit": query.limit}
+        _put(params, "scope", query.scope)
+        _put(params, "since", query.since.isoformat() if query.since else None)
+        _put(params, "until", query.until.isoformat() if query.until else None)
+        _put(params, "cursor", query.cursor)
+        _put_tags(params, query.tags, self._extended)
+        response = await self._exchange.send(
+            "GET", "/memories", verb="list", caller=caller, params=params, idempotent=True
+        )
+        return read(MemoryPage, read_json(response))
+
+    @property
+    def _extended(self) -> bool:
+        return "search:post" in self._extensions
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        """``GET /memories/search?q=...``, or the body form for filters and long queries."""
+        # The body form carries filters, and queries too long for a URL (when offered).
+        long_query = len(query.query) > _GET_QUERY_MAX_LENGTH and self._extended
+        if query.filters or long_query:
+            if not self._extended:
+                raise UnsupportedCapabilityError(
+                    "the OMP server does not offer metadata filters", provider=self.name
+                )
+            body = query.model_dump(mode="json", exclude_none=True, by_alias=True)
+            body["user_id"] = caller.user_id
+            response = await self._exchange.send(
+                "POST", "/memories/search", verb="search", caller=caller, json=body, idempotent=True
+            )
+        else:
+            params: dict[str, Any] = {
+                "q": query.query,
+                "user_id": caller.user_id,
+                "limit": query.limit,
+            }
+            _put(params, "scope", query.scope)
+            _put(params, "min_score", query.min_score)
+            extended = {"mode": query.mode, "include_inactive": query.include_inactive or None}
+            if any(v is not None for v in extended.values()) and not self._extended:
+                raise UnsupportedCapabilityError(
+                    "the OMP server does not offer search modes or inactive memories",
+                    provider=self.name,
+                )
+            for name, value in extended.items():
+                _put(params, name, "true" if value is True else value)
+            _put_tags(params, query.tags, self._extended)
+            response = await self._exchange.send(
+                "GET",
+                "/memories/search",
+                verb="search",
+                caller=caller,
+                params=params,
+                idempotent=True,
+            )
+        return [read(SearchHit, hit) for hit in unwrap(read_json(response), "results")]
+
+    async def context(self, caller: Caller, query: ContextQuery) -> ContextBlock:
+        """``POST /context``."""
+        body = query.model_dump(mode="json", exclude_none=True, by_alias=True)
+        if not body.get("tags"):
+            body.pop("tags", None)
+        body["user_id"] = caller.user_id
+        response = await self._exchange.send(
+            "POST", "/context", verb="context", caller=caller, json=body, idempotent=True
+        )
+        return read(ContextBlock, read_json(response))
+
+    async def audit(self, caller: Caller, query: AuditQuery) -> builtins.list[AuditEntry]:
+        """``GET /audit`` -> ``{"entries": [...]}``."""
+        params: dict[str, Any] = {"user_id": caller.user_id, "limit": query.limit}
+        _put(params, "app", query.app)
+        _put(params, "action", query.action)
+        _put(params, "since", query.since.isoformat() if query.since else None)
+        response = await self._exchange.send(
+            "GET", "/audit", verb="audit", caller=caller, params=params, idempotent=True
+        )
+        return [read(AuditEntry, entry) for entry in unwrap(read_json(response), "entries")]
+
+
+def _memory_path(memory_id: str) -> str:
+    return f"/memories/{quote(memory_id, safe='')}"
+
+
+def _put(params: dict[str, Any], name: str, value: Any) -> None:
+    if value is not None:
+        params[name] = value
+
+
+def _put_tags(params: dict[str, Any], tags: Sequence[str], extended: bool) -> None:
+    if not tags:
+        return
+    if len(tags) == 1:
+        params["tag"] = tags[0]  # the OMP 0.1 form
+    elif extended:
+        params["tags"] = builtins.list(tags)
+    else:
+        raise UnsupportedCapabilityError(
+            "the OMP server filters by one tag at most", provider=PassthroughProvider.name
+        )
