@@ -56,7 +56,10 @@ class Exchange:
                 base_url=opts.base_url,
                 transport=opts.transport,
                 timeout=httpx.Timeout(opts.timeout, connect=opts.connect_timeout),
-                limits=httpx.Limits(max_connections=opts.max_connections),
+                limits=httpx.Limits(
+                    max_connections=opts.max_connections,
+                    keepalive_expiry=opts.keepalive_expiry,
+                ),
                 headers=headers,
                 follow_redirects=False,
             )

@@ -30,6 +30,9 @@ class PassthroughOptions(ProviderOptions):
     max_retry_after: float = Field(default=30.0, ge=0)
     """A ``Retry-After`` longer than this is not waited for: the error is raised."""
     max_connections: int = Field(default=100, ge=1)
+    keepalive_expiry: float = Field(default=2.0, ge=0)
+    """Seconds an idle pooled connection is kept. Shorter than servers' own keep-alive
+    (uvicorn 5 s, nginx 75 s), so the client never reuses a connection the server is closing."""
     transport: httpx.AsyncBaseTransport | None = Field(default=None, exclude=True, repr=False)
     """An httpx transport to use instead of the network (tests)."""
 
