@@ -25,7 +25,7 @@ from openmem.config import resolve_config
 from openmem.errors import ConfigurationError, OMPError, ProviderUnavailableError
 from openmem.models import Capabilities
 from openmem.provider import Provider
-from openmem.server.envelope import error_response, install_error_handlers, request_id_of
+from openmem.server.envelope import answer_error, install_error_handlers
 from openmem.server.keys import KeyStore
 from openmem.server.metrics import CONTENT_TYPE, ServerMetrics
 from openmem.server.middleware import RequestContextMiddleware
@@ -186,18 +186,18 @@ def _add_open_routes(app: FastAPI) -> None:
                 await state.provider.health()
         except TimeoutError:
             error: OMPError = ProviderUnavailableError("the provider health check timed out")
-            return error_response(error, request_id_of(request))
+            return answer_error(request, error)
         except OMPError as exc:
             error = (
                 exc
                 if exc.http_status == 503
                 else ProviderUnavailableError(f"health check failed: {exc.message}")
             )
-            return error_response(error, request_id_of(request))
+            return answer_error(request, error)
         except Exception as exc:  # a provider's health() must not turn into a 500
             _log.warning("health check failed: %s", type(exc).__name__)
             error = ProviderUnavailableError("health check failed")
-            return error_response(error, request_id_of(request))
+            return answer_error(request, error)
         return JSONResponse(Health().model_dump())
 
     @app.get(

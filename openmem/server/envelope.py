@@ -29,6 +29,7 @@ from openmem.errors import (
 )
 
 __all__ = [
+    "answer_error",
     "error_body",
     "error_headers",
     "install_error_handlers",
@@ -70,6 +71,15 @@ def error_response(exc: OMPError, request_id: str | None) -> Response:
         status_code=exc.http_status,
         headers=error_headers(exc),
     )
+
+
+def answer_error(request: Request, exc: OMPError) -> Response:
+    """The error response for ``exc`` in ``request``, counted in the app's metrics."""
+    state = getattr(request.app.state, "openmem", None)
+    metrics = getattr(state, "metrics", None)
+    if metrics is not None:
+        metrics.errors.labels(exc.error_code).inc()
+    return error_response(exc, request_id_of(request))
 
 
 def invalid_request_from_fastapi(errors: Sequence[Any]) -> InvalidRequestError:
@@ -123,11 +133,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_omp_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OMPError)
-        return error_response(exc, request_id_of(request))
+        return answer_error(request, exc)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(invalid_request_from_fastapi(exc.errors()), request_id_of(request))
+        return answer_error(request, invalid_request_from_fastapi(exc.errors()))
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -144,7 +154,7 @@ def install_error_handlers(app: FastAPI) -> None:
             error = PayloadTooLargeError("request body too large")
         else:
             error = InvalidRequestError(str(exc.detail))
-        return error_response(error, request_id_of(request))
+        return answer_error(request, error)
 
     app.add_exception_handler(OMPError, on_omp_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -52,6 +52,7 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert 'openmem_http_requests_total{method="GET",route="/memories",status="400"} 1.0' in text
     assert "openmem_http_request_duration_seconds_bucket" in text
     assert "openmem_http_requests_in_flight" in text
+    assert 'openmem_errors_total{code="invalid_request"} 1.0' in text
     assert "u1" not in text
 
 
