@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import asyncpg
@@ -40,8 +39,9 @@ from openmem.models import (
     check_content_length,
 )
 from openmem.provider import Caller, Provider
+from openmem_postgres.connection import CLOSE_TIMEOUT, connect
 from openmem_postgres.embedded import EmbeddedPostgres
-from openmem_postgres.migrations import apply_migrations, ensure_vector_index
+from openmem_postgres.embedding import embed_checked
 from openmem_postgres.options import PostgresOptions
 from openmem_postgres.queries import Params, Statements
 from openmem_postgres.rows import (
@@ -51,31 +51,18 @@ from openmem_postgres.rows import (
     encode_cursor,
     encode_vector,
     hit_from_row,
-    init_connection,
     record_from_row,
 )
-from openmem_postgres.runner import Connection, PooledRunner, map_driver_errors
+from openmem_postgres.runner import Connection, PooledRunner
 
 __all__ = ["PostgresProvider"]
 
 _log = logging.getLogger("openmem_postgres")
-_CLOSE_TIMEOUT = 10.0
 _UPDATE_RETRIES = 5
-_SLICE_CHARS = 1_000  # about 0.3 ms of hashing-embedder work between two loop iterations
 
 
 def _audit_id() -> str:
     return f"aud_{ULID()}"
-
-
-async def _no_reset(conn: asyncpg.Connection) -> None:
-    """Pool reset hook: nothing to undo.
-
-    The provider never changes session state (no ``SET``, ``LISTEN`` or session advisory
-    locks on pooled connections; settings come from ``server_settings``); asyncpg still
-    rolls back an open transaction itself. Skipping ``RESET ALL`` saves a round trip on
-    every release.
-    """
 
 
 class PostgresProvider(Provider[PostgresOptions]):
@@ -121,56 +108,11 @@ class PostgresProvider(Provider[PostgresOptions]):
     async def _open_pool(self, url: str, *, embedded: bool) -> None:
         opts = self.options
         embedder = opts.build_embedder()
-        schema = opts.db_schema
-        with map_driver_errors():
-            conn = await asyncpg.connect(url, timeout=opts.connect_timeout)
-            try:
-                await apply_migrations(conn, schema, opts.text_search_config)
-                vector_schema = await conn.fetchval(
-                    "SELECT extnamespace::regnamespace::text FROM pg_extension"
-                    " WHERE extname = 'vector'"
-                )
-                await ensure_vector_index(
-                    conn,
-                    schema,
-                    model=embedder.model,
-                    dim=embedder.dim,
-                    index_type=opts.vector_index,
-                    m=opts.hnsw_m,
-                    ef_construction=opts.hnsw_ef_construction,
-                )
-                self._foreign_models = await _foreign_models(conn, schema, embedder.model)
-            finally:
-                await conn.close(timeout=_CLOSE_TIMEOUT)
-
-            min_size, max_size = opts.pool_size(embedded=embedded)
-
-            async def init(c: asyncpg.Connection) -> None:
-                await init_connection(c, vector_schema)
-
-            pool = await asyncpg.create_pool(
-                url,
-                min_size=min_size,
-                max_size=max_size,
-                command_timeout=opts.command_timeout,
-                timeout=opts.connect_timeout,
-                init=init,
-                reset=_no_reset,
-                server_settings={
-                    "application_name": "openmem",
-                    "statement_timeout": str(int(opts.statement_timeout * 1000)),
-                    "idle_in_transaction_session_timeout": str(int(opts.statement_timeout * 2000)),
-                    # Plan every statement for its parameters: a generic plan cannot know how
-                    # selective one user is, and picks an HNSW scan that walks the whole graph
-                    # for a user with ten memories (measured: 40 ms instead of 0.5 ms).
-                    "plan_cache_mode": "force_custom_plan",
-                    "hnsw.iterative_scan": opts.iterative_scan,
-                    "hnsw.ef_search": str(opts.hnsw_ef_search),
-                },
-            )
+        connected = await connect(url, opts, embedder, embedded=embedded)
+        self._foreign_models = connected.foreign_models
         self._embedder = embedder
         self._sql = Statements(
-            schema=schema,
+            schema=opts.db_schema,
             model=embedder.model,
             dim=embedder.dim,
             index_type=opts.vector_index,
@@ -178,7 +120,9 @@ class PostgresProvider(Provider[PostgresOptions]):
             durable_read_audit=opts.durable_read_audit,
         )
         self._runner = PooledRunner(
-            pool, acquire_timeout=opts.acquire_timeout, release_timeout=opts.release_timeout
+            connected.pool,
+            acquire_timeout=opts.acquire_timeout,
+            release_timeout=opts.release_timeout,
         )
 
     async def close(self) -> None:
@@ -188,7 +132,7 @@ class PostgresProvider(Provider[PostgresOptions]):
         embedded, self._embedded = self._embedded, None
         try:
             if runner is not None:
-                await runner.aclose(_CLOSE_TIMEOUT)
+                await runner.aclose(CLOSE_TIMEOUT)
             if embedder is not None:
                 await embedder.aclose()
         finally:
@@ -626,21 +570,7 @@ class PostgresProvider(Provider[PostgresOptions]):
     # -- plumbing ----------------------------------------------------------------------
 
     async def _embed(self, texts: Sequence[str]) -> builtins.list[builtins.list[float]]:
-        embedder = self.embedder
-        embed_sync = getattr(embedder, "embed_sync", None)
-        if callable(embed_sync) and len(texts) > 1 and sum(map(len, texts)) > _SLICE_CHARS:
-            vectors = await _embed_in_slices(embed_sync, texts)
-        else:
-            vectors = await embedder.embed(texts)
-        for vector in vectors:
-            if len(vector) != embedder.dim:
-                raise InvalidRequestError(
-                    f"the embedder returned a vector of {len(vector)} dimensions, "
-                    f"not {embedder.dim}",
-                    provider=self.name,
-                    field="embedding",
-                )
-        return vectors
+        return await embed_checked(self.embedder, texts)
 
     async def _run_fetch(self, sql: str, *args: Any) -> builtins.list[asyncpg.Record]:
         async def op(conn: Connection) -> builtins.list[asyncpg.Record]:
@@ -664,30 +594,6 @@ class PostgresProvider(Provider[PostgresOptions]):
         return NotFoundError(f"no memory {memory_id!r} for this user", provider=self.name)
 
 
-async def _embed_in_slices(
-    embed_sync: Callable[[Sequence[str]], builtins.list[builtins.list[float]]],
-    texts: Sequence[str],
-) -> builtins.list[builtins.list[float]]:
-    """Embed a batch with a CPU-bound, pure-Python embedder a slice at a time, yielding to
-    the loop between slices.
-
-    A worker thread would not help: it holds the GIL while it computes, so the loop would
-    still stall for up to a switch interval (5 ms) at a time. A hundred short texts cost the
-    hashing embedder about 4 ms; in slices the loop never waits more than a fraction of one.
-    """
-    vectors: builtins.list[builtins.list[float]] = []
-    start = size = 0
-    for index, text in enumerate(texts):
-        size += len(text)
-        if size >= _SLICE_CHARS:
-            vectors += embed_sync(texts[start : index + 1])
-            start, size = index + 1, 0
-            await asyncio.sleep(0)
-    if start < len(texts):
-        vectors += embed_sync(texts[start:])
-    return vectors
-
-
 def _check_limit(limit: int, maximum: int) -> None:
     # The request models enforce this already; a provider called directly must too.
     if not isinstance(limit, int) or not 1 <= limit <= maximum:
@@ -696,18 +602,3 @@ def _check_limit(limit: int, maximum: int) -> None:
 
 def _source(item: MemoryInput) -> dict[str, Any] | None:
     return item.source.model_dump(exclude_none=True) if item.source is not None else None
-
-
-async def _foreign_models(conn: asyncpg.Connection, schema: str, model: str) -> list[str]:
-    """Embedding models of stored rows other than ``model`` (via the model index)."""
-    row = await conn.fetchrow(
-        f"SELECT min(embedding_model) AS lo, max(embedding_model) AS hi FROM {schema}.memories"
-    )
-    if row is None or row["lo"] is None or (row["lo"] == model and row["hi"] == model):
-        return []
-    rows = await conn.fetch(
-        f"SELECT DISTINCT embedding_model FROM {schema}.memories WHERE embedding_model <> $1"
-        " LIMIT 10",
-        model,
-    )
-    return sorted(r["embedding_model"] for r in rows)
