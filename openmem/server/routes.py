@@ -47,7 +47,7 @@ from openmem.server.wire import (
 __all__ = ["GET_QUERY_MAX_LENGTH", "MAX_QUERY_TAGS", "router"]
 
 MAX_QUERY_TAGS = 16
-"""Tags per request in the query forms (list, search), for the same reason."""
+"""Tags per request in the query forms (list, search), so that URLs stay parseable."""
 
 router = APIRouter()
 
