@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from openmem_conformance import ProviderConformance  # type: ignore[import-untyped]
+from openmem_conformance import ProviderConformance
 from openmem_postgres import PostgresProvider
 
 
-class TestPostgresConformance(ProviderConformance):  # type: ignore[misc]
+class TestPostgresConformance(ProviderConformance):
     """Every REQUIRED, OPTIONAL, ROBUSTNESS and HONESTY check of openmem-conformance."""
 
     @pytest.fixture
