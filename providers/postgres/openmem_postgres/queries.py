@@ -63,7 +63,8 @@ class Statements:
         self.ts_config = sql_literal(ts_config)
         # The same expression as the partial HNSW index, so the planner can use it.
         self.vector_expr = f"embedding::{index_type}({dim})"
-        self.query_cast = f"::{index_type}({dim})"
+        # The parameter is bound as ``vector`` (the binary codec is registered for it only).
+        self.query_cast = f"::vector::{index_type}({dim})"
         s = schema
         audit = _AUDIT_INSERT.format(s=s)
         record_cols = RECORD_COLUMNS

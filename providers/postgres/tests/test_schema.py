@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from openmem_postgres import PostgresProvider
 from openmem_postgres.migrations import MIGRATIONS
 from openmem_postgres.reembed import reembed, reembed_stored
+from openmem_postgres.runner import Connection
 
 from openmem.errors import EmbeddingModelMismatchError
 from openmem.models import ListQuery, MemoryInput, SearchQuery
@@ -108,3 +109,29 @@ def test_reembed_command_reports_progress(postgres_database_url: str, pg_namespa
     assert result.exit_code == 0, result.output
     assert "re-embedded 3/3" in result.output
     assert "done: 3 memories now embedded with openmem-hashing-v1-48" in result.output
+
+
+async def test_a_halfvec_index_serves_semantic_search(
+    postgres_database_url: str, pg_namespace: str
+) -> None:
+    provider = PostgresProvider(url=postgres_database_url, vector_index="halfvec")
+    await provider.open()
+    try:
+        caller = Caller(pg_namespace, "alice")
+        await provider.add_many(
+            caller, [MemoryInput(content=f"garden note {i}", user_id="alice") for i in range(5)]
+        )
+        hits = await provider.search(caller, SearchQuery(query="garden note 3", mode="semantic"))
+        assert hits[0].memory.content == "garden note 3"
+
+        async def index_definition(conn: Connection) -> str:
+            return str(
+                await conn.fetchval(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = 'openmem'"
+                    " AND indexname LIKE 'memories_hnsw_%'"
+                )
+            )
+
+        assert "halfvec_cosine_ops" in await provider.runner.run(index_definition)
+    finally:
+        await provider.close()
