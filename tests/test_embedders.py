@@ -29,7 +29,7 @@ async def test_hashing_is_deterministic_unit_length_and_lexical() -> None:
     assert a == b
     assert math.isclose(math.sqrt(sum(x * x for x in a)), 1.0)
     assert cosine(a, b) > cosine(a, c)
-    assert embedder.model == "openmem-hashing-v1-64"
+    assert embedder.model == "openmem-hashing-v2-64"
 
 
 async def test_hashing_gives_a_unit_vector_for_text_without_words() -> None:

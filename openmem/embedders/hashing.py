@@ -1,16 +1,16 @@
 """A dependency-free lexical embedder: signed feature hashing of words and word pairs.
 
-Deterministic across processes and machines (blake2b, not Python's salted ``hash``), so it
+Deterministic across processes and machines (CRC-32, not Python's salted ``hash``), so it
 is the default for tests and the fallback when no model is configured. It captures word
 overlap only, not meaning: "car" and "automobile" are unrelated to it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import re
+import zlib
 from collections.abc import Sequence
 
 import anyio.to_thread
@@ -30,7 +30,7 @@ class HashingEmbedder(Embedder):
         if dim < 8:
             raise ValueError("dim must be at least 8")
         self.dim = dim
-        self.model = f"openmem-hashing-v1-{dim}"
+        self.model = f"openmem-hashing-v2-{dim}"
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if sum(len(t) for t in texts) > _OFFLOAD_ABOVE_CHARS:
@@ -44,18 +44,23 @@ class HashingEmbedder(Embedder):
         return [self._vector(text) for text in texts]
 
     def _vector(self, text: str) -> list[float]:
-        vector = [0.0] * self.dim
+        # Accumulate sparsely: a text touches a few dozen buckets, not all ``dim`` of them.
+        buckets: dict[int, float] = {}
         words = [w.lower() for w in _WORD.findall(text)]
-        features = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
-        for feature in features:
-            digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
-            bucket = int.from_bytes(digest[:4], "little") % self.dim
-            sign = 1.0 if digest[4] & 1 else -1.0
-            weight = 1.0 if " " not in feature else 0.5
-            vector[bucket] += sign * weight
-        norm = math.sqrt(sum(v * v for v in vector))
+        for feature, weight in itertools.chain(
+            ((w, 1.0) for w in words),
+            ((f"{a} {b}", 0.5) for a, b in itertools.pairwise(words)),
+        ):
+            code = zlib.crc32(feature.encode())
+            bucket = code % self.dim
+            signed = weight if code & 0x80000000 else -weight
+            buckets[bucket] = buckets.get(bucket, 0.0) + signed
+        vector = [0.0] * self.dim
+        norm = math.sqrt(math.fsum(v * v for v in buckets.values()))
         if norm == 0.0:
             # An empty or symbol-only text still gets a valid unit vector, far from words.
             vector[0] = 1.0
             return vector
-        return [v / norm for v in vector]
+        for bucket, value in buckets.items():
+            vector[bucket] = value / norm
+        return vector

@@ -60,7 +60,7 @@ async def test_every_field_and_extension_round_trips(provider: Mem0Provider) -> 
     assert got.session_id == "s-1"
     assert got.metadata == {"k": 1, "nested": {"a": [1, 2]}}
     assert got.extensions == {"x-mem0": {"note": "kept"}}
-    assert got.embedding_model == "openmem-hashing-v1-64"
+    assert got.embedding_model == "openmem-hashing-v2-64"
 
 
 async def test_another_user_cannot_get_update_or_delete_a_memory(provider: Mem0Provider) -> None:

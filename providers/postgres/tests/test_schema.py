@@ -108,7 +108,7 @@ def test_reembed_command_reports_progress(postgres_database_url: str, pg_namespa
     )
     assert result.exit_code == 0, result.output
     assert "re-embedded 3/3" in result.output
-    assert "done: 3 memories now embedded with openmem-hashing-v1-48" in result.output
+    assert "done: 3 memories now embedded with openmem-hashing-v2-48" in result.output
 
 
 async def test_a_halfvec_index_serves_semantic_search(

@@ -60,7 +60,7 @@ async def test_every_field_and_extension_round_trips(provider: PowermemProvider)
     assert got.session_id == "s-1"
     assert got.metadata == {"k": 1, "nested": {"a": [1, 2]}}
     assert got.extensions == {"x-powermem": {"note": "kept"}}
-    assert got.embedding_model == "openmem-hashing-v1-64"
+    assert got.embedding_model == "openmem-hashing-v2-64"
     assert added.id.isdigit()
 
 
