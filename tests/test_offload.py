@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -285,3 +286,15 @@ async def test_the_loops_default_executor_is_never_used(offload: Offloader) -> N
     loop = asyncio.get_running_loop()
     await offload.run(lambda: None)
     assert getattr(loop, "_default_executor", None) is None
+
+
+def test_gil_switch_interval_is_lowered_never_raised() -> None:
+    original = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        Offloader("gil", gil_switch_interval=0.001)
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+        Offloader("gil-again", gil_switch_interval=0.004)
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(original)

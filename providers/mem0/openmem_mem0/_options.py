@@ -48,6 +48,9 @@ class Mem0Options(EmbedderOptions):
     """mem0 ``llm`` config (``{"provider": ..., "config": {...}}``), used only when inferring."""
     max_workers: int = Field(default=4, ge=1, le=64)
     max_abandoned: int = Field(default=32, ge=1, le=1024)
+    gil_switch_interval: float | None = Field(default=0.001, gt=0, le=0.005)
+    """Lower the process's GIL switch interval to this (seconds) so Python work on the worker
+    threads cannot hold the event loop up for the default 5 ms; None leaves it alone."""
     close_grace: float = Field(default=5.0, ge=0.0)
     """Seconds ``close()`` waits for worker threads still running."""
     api_key: SecretStr | None = None

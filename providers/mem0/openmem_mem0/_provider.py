@@ -114,6 +114,7 @@ class Mem0Provider(Provider[Mem0Options]):
                 f"mem0-{options.collection}",
                 max_workers=options.max_workers,
                 max_abandoned=options.max_abandoned,
+                gil_switch_interval=options.gil_switch_interval,
                 # Embedded qdrant/faiss are not thread-safe (peers.md §0, bugs 1 and 2).
                 serialize=not platform and options.vector_store != "pgvector",
             )

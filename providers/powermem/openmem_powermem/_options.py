@@ -38,6 +38,9 @@ class PowermemOptions(EmbedderOptions):
     query through one ``Memory`` are reported unsafe upstream (powercontext#264)."""
     max_workers: int = Field(default=4, ge=1, le=64)
     max_abandoned: int = Field(default=32, ge=1, le=1024)
+    gil_switch_interval: float | None = Field(default=0.001, gt=0, le=0.005)
+    """Lower the process's GIL switch interval to this (seconds) so Python work on the worker
+    threads cannot hold the event loop up for the default 5 ms; None leaves it alone."""
     close_grace: float = Field(default=5.0, ge=0.0)
 
     def resolved_data_dir(self) -> Path:

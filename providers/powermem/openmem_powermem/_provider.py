@@ -90,6 +90,7 @@ class PowermemProvider(Provider[PowermemOptions]):
                 f"powermem-{options.collection}",
                 max_workers=options.max_workers,
                 max_abandoned=options.max_abandoned,
+                gil_switch_interval=options.gil_switch_interval,
                 serialize=options.serialize,
             )
             backend = PowermemBackend(options, self._embedder, asyncio.get_running_loop())
