@@ -501,13 +501,7 @@ class PostgresProvider(Provider[PostgresOptions]):
         sql = self.statements
         _check_limit(limit, 100)
         if mode != "keyword" and self._foreign_models:
-            raise EmbeddingModelMismatchError(
-                f"stored memories were embedded with {', '.join(self._foreign_models)}, but "
-                f"this provider embeds with {self.embedder.model}; searching them together "
-                "would compare unrelated vectors. Run `openmem reembed` to re-embed them.",
-                provider=self.name,
-                details={"stored_models": self._foreign_models, "model": self.embedder.model},
-            )
+            await self._refuse_mixed_models(caller)
         p = Params([caller.namespace, caller.user_id])
         vector_param = text_param = None
         if mode != "keyword":
@@ -566,6 +560,30 @@ class PostgresProvider(Provider[PostgresOptions]):
         )
         rows = await self._run_fetch(statement, *p.values)
         return [audit_from_row(row) for row in rows]
+
+    async def _refuse_mixed_models(self, caller: Caller) -> None:
+        """Refuse vector search for a user whose memories are partly of another model.
+
+        Only reached while the table holds rows of another model at all (found at open, so
+        the common case costs nothing); then the question is asked of this user's rows only,
+        so one tenant's unmigrated rows never block another's searches.
+        """
+        stored = await self._run_fetch(
+            f"SELECT DISTINCT embedding_model FROM {self.statements.schema}.memories"
+            " WHERE namespace = $1 AND user_id = $2 AND embedding_model <> $3 LIMIT 10",
+            caller.namespace,
+            caller.user_id,
+            self.embedder.model,
+        )
+        if stored:
+            models = sorted(str(r["embedding_model"]) for r in stored)
+            raise EmbeddingModelMismatchError(
+                f"stored memories were embedded with {', '.join(models)}, but "
+                f"this provider embeds with {self.embedder.model}; searching them together "
+                "would compare unrelated vectors. Run `openmem reembed` to re-embed them.",
+                provider=self.name,
+                details={"stored_models": models, "model": self.embedder.model},
+            )
 
     # -- plumbing ----------------------------------------------------------------------
 

@@ -90,6 +90,29 @@ async def test_a_changed_embedding_model_refuses_vector_search_until_reembedded(
         await new.close()
 
 
+async def test_unmigrated_rows_of_one_user_never_block_another_users_search(
+    postgres_database_url: str, pg_namespace: str
+) -> None:
+    old = PostgresProvider(url=postgres_database_url, embedder_dim=64)
+    await old.open()
+    try:
+        await old.add(Caller(pg_namespace, "alice"), MemoryInput(content="old", user_id="alice"))
+    finally:
+        await old.close()
+
+    new = PostgresProvider(url=postgres_database_url, embedder_dim=128)
+    await new.open()
+    try:
+        for caller in (Caller(pg_namespace, "bob"), Caller(f"{pg_namespace}-other", "alice")):
+            await new.add(caller, MemoryInput(content="fresh note", user_id=caller.user_id))
+            hits = await new.search(caller, SearchQuery(query="fresh note", mode="semantic"))
+            assert [h.memory.content for h in hits] == ["fresh note"]
+        with pytest.raises(EmbeddingModelMismatchError):
+            await new.search(Caller(pg_namespace, "alice"), SearchQuery(query="old"))
+    finally:
+        await new.close()
+
+
 def test_reembed_command_reports_progress(postgres_database_url: str, pg_namespace: str) -> None:
     async def seed() -> None:
         provider = PostgresProvider(url=postgres_database_url, embedder_dim=32)
