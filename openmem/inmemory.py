@@ -9,10 +9,7 @@ write atomic under cancellation.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -24,7 +21,8 @@ from ulid import ULID
 
 from openmem.context import pack_context
 from openmem.embedders import EmbedderOptions
-from openmem.errors import ConflictError, InvalidRequestError, NotFoundError
+from openmem.errors import ConflictError, NotFoundError
+from openmem.matching import decode_cursor, encode_cursor, matches_listing, matches_search
 from openmem.models import (
     VERBS,
     AuditAction,
@@ -44,7 +42,6 @@ from openmem.models import (
     new_memory_id,
 )
 from openmem.provider import Caller, Provider
-from openmem.scopes import scope_matches
 
 __all__ = ["InMemoryOptions", "InMemoryProvider"]
 
@@ -184,12 +181,12 @@ class InMemoryProvider(Provider[InMemoryOptions]):
         return stored.record
 
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
-        after = _decode_cursor(query.cursor) if query.cursor else None
+        after = decode_cursor(query.cursor) if query.cursor else None
         rows = sorted(
             (
                 s.record
                 for s in self._owned_all(caller)
-                if _matches_listing(s.record, query)
+                if matches_listing(s.record, query)
                 and (after is None or (s.record.created_at, s.record.id) < after)
             ),
             key=lambda r: (r.created_at, r.id),
@@ -197,7 +194,7 @@ class InMemoryProvider(Provider[InMemoryOptions]):
         )
         page = rows[: query.limit]
         more = len(rows) > query.limit
-        next_cursor = _encode_cursor(page[-1]) if more and page else None
+        next_cursor = encode_cursor(page[-1]) if more and page else None
         self._log(caller, "list", scope=query.scope, details={"count": len(page)})
         return MemoryPage(items=page, next_cursor=next_cursor)
 
@@ -229,7 +226,7 @@ class InMemoryProvider(Provider[InMemoryOptions]):
     async def _rank(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
         vector = (await self._embedder.embed([query.query]))[0]
         now = datetime.now(UTC)
-        candidates = [s for s in self._owned_all(caller) if _matches_search(s.record, query)]
+        candidates = [s for s in self._owned_all(caller) if matches_search(s.record, query)]
         if not query.include_inactive:
             superseded = {i for s in candidates for i in s.record.supersedes}
             candidates = [
@@ -313,38 +310,3 @@ def _fuse(*rankings: dict[str, float]) -> dict[str, float]:
             fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (_RRF_K + rank)
     best = len(rankings) / (_RRF_K + 1)
     return {i: v / best for i, v in fused.items()}
-
-
-def _has_tags(record: MemoryRecord, tags: Sequence[str]) -> bool:
-    return set(tags).issubset(record.tags)
-
-
-def _matches_listing(record: MemoryRecord, query: ListQuery) -> bool:
-    return (
-        scope_matches(query.scope, record.scope)
-        and _has_tags(record, query.tags)
-        and (query.since is None or record.created_at >= query.since)
-        and (query.until is None or record.created_at < query.until)
-    )
-
-
-def _matches_search(record: MemoryRecord, query: SearchQuery) -> bool:
-    return (
-        scope_matches(query.scope, record.scope)
-        and _has_tags(record, query.tags)
-        and all(record.metadata.get(k) == v for k, v in query.filters.items())
-    )
-
-
-def _encode_cursor(record: MemoryRecord) -> str:
-    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, memory_id = json.loads(raw)
-        return datetime.fromisoformat(created), str(memory_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise InvalidRequestError("malformed cursor", field="cursor") from None

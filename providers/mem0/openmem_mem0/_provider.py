@@ -31,6 +31,7 @@ from openmem.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from openmem.matching import decode_cursor, encode_cursor, matches_listing, matches_search
 from openmem.models import (
     VERBS,
     Capabilities,
@@ -52,14 +53,10 @@ from openmem_mem0._records import (
     IDEMPOTENCY_KEY,
     OPENMEM_KEY,
     REF_KEY,
-    decode_cursor,
-    encode_cursor,
     fields_of_input,
     fields_of_record,
     input_digest,
     is_uuid,
-    matches_listing,
-    matches_search,
     openmem_fields,
     record_from_raw,
     superseded_marker,

@@ -13,33 +13,25 @@ the whitespace mem0 refuses in entity ids.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from openmem.errors import InvalidRequestError, ProviderError
-from openmem.models import ListQuery, MemoryInput, MemoryRecord, SearchQuery
+from openmem.errors import ProviderError
+from openmem.models import MemoryInput, MemoryRecord
 from openmem.provider import Caller
-from openmem.scopes import scope_matches
 
 __all__ = [
     "IDEMPOTENCY_KEY",
     "OPENMEM_KEY",
     "REF_KEY",
-    "decode_cursor",
-    "encode_cursor",
     "fields_of_input",
     "fields_of_record",
     "input_digest",
     "is_uuid",
-    "matches_listing",
-    "matches_search",
     "openmem_fields",
     "record_from_raw",
     "superseded_marker",
@@ -129,45 +121,3 @@ def record_from_raw(caller: Caller, raw: Mapping[str, Any]) -> MemoryRecord:
 def superseded_marker(raw: Mapping[str, Any]) -> bool:
     """Whether a later memory declared that it supersedes this one."""
     return bool(openmem_fields(raw).get("superseded_by"))
-
-
-def _has_tags(record: MemoryRecord, tags: Sequence[str]) -> bool:
-    return set(tags).issubset(record.tags)
-
-
-def matches_listing(record: MemoryRecord, query: ListQuery) -> bool:
-    """Whether ``record`` belongs in a ``list`` answer (scope, tags, time window)."""
-    return (
-        scope_matches(query.scope, record.scope)
-        and _has_tags(record, query.tags)
-        and (query.since is None or record.created_at >= query.since)
-        and (query.until is None or record.created_at < query.until)
-    )
-
-
-def matches_search(record: MemoryRecord, query: SearchQuery) -> bool:
-    """Whether ``record`` passes a search's scope, tag and metadata filters."""
-    return (
-        scope_matches(query.scope, record.scope)
-        and _has_tags(record, query.tags)
-        and all(record.metadata.get(k) == v for k, v in query.filters.items())
-    )
-
-
-def encode_cursor(record: MemoryRecord) -> str:
-    """An opaque keyset cursor: the (created_at, id) of the last item of a page."""
-    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position a cursor stands for; ``InvalidRequestError`` when it is not ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, memory_id = json.loads(raw)
-        moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment, str(memory_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise InvalidRequestError("malformed cursor", field="cursor") from None

@@ -23,6 +23,7 @@ from openmem.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
+from openmem.matching import decode_cursor, encode_cursor, matches_listing, matches_search
 from openmem.models import (
     VERBS,
     Capabilities,
@@ -42,14 +43,10 @@ from openmem_powermem._options import PowermemOptions
 from openmem_powermem._records import (
     IDEMPOTENCY_KEY,
     OPENMEM_KEY,
-    decode_cursor,
-    encode_cursor,
     fields_of_input,
     fields_of_record,
     input_digest,
     is_powermem_id,
-    matches_listing,
-    matches_search,
     openmem_fields,
     record_from_raw,
     superseded_marker,

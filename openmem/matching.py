@@ -1,0 +1,66 @@
+"""Queries answered in Python: filter matching and keyset cursors over ``MemoryRecord``s.
+
+Providers that cannot push a filter into their backend (the in-memory provider, and
+translation adapters over SDKs whose stores lack our fields) filter and paginate here, so
+they agree with each other and with ``openmem.scopes`` to the letter.
+
+Cursors are opaque to callers: the ``(created_at, id)`` of the last item of a page, base64url
+encoded. Pages run newest first; the next page holds what sorts strictly before the cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from openmem.errors import InvalidRequestError
+from openmem.models import ListQuery, MemoryRecord, SearchQuery
+from openmem.scopes import scope_matches
+
+__all__ = ["decode_cursor", "encode_cursor", "has_tags", "matches_listing", "matches_search"]
+
+
+def has_tags(record: MemoryRecord, tags: Sequence[str]) -> bool:
+    """Whether ``record`` carries every one of ``tags``."""
+    return set(tags).issubset(record.tags)
+
+
+def matches_listing(record: MemoryRecord, query: ListQuery) -> bool:
+    """Whether ``record`` belongs in a ``list`` answer (scope, tags, time window)."""
+    return (
+        scope_matches(query.scope, record.scope)
+        and has_tags(record, query.tags)
+        and (query.since is None or record.created_at >= query.since)
+        and (query.until is None or record.created_at < query.until)
+    )
+
+
+def matches_search(record: MemoryRecord, query: SearchQuery) -> bool:
+    """Whether ``record`` passes a search's scope, tag and metadata filters."""
+    return (
+        scope_matches(query.scope, record.scope)
+        and has_tags(record, query.tags)
+        and all(record.metadata.get(k) == v for k, v in query.filters.items())
+    )
+
+
+def encode_cursor(record: MemoryRecord) -> str:
+    """An opaque keyset cursor: the ``(created_at, id)`` of the last item of a page."""
+    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor stands for; ``InvalidRequestError`` when it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, memory_id = json.loads(raw)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment, str(memory_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise InvalidRequestError("malformed cursor", field="cursor") from None
