@@ -22,7 +22,7 @@ from ulid import ULID
 from openmem.context import pack_context
 from openmem.embedders import EmbedderOptions
 from openmem.errors import ConflictError, NotFoundError
-from openmem.matching import decode_cursor, encode_cursor, matches_listing, matches_search
+from openmem.matching import matches_search, page_of
 from openmem.models import (
     VERBS,
     AuditAction,
@@ -181,22 +181,9 @@ class InMemoryProvider(Provider[InMemoryOptions]):
         return stored.record
 
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
-        after = decode_cursor(query.cursor) if query.cursor else None
-        rows = sorted(
-            (
-                s.record
-                for s in self._owned_all(caller)
-                if matches_listing(s.record, query)
-                and (after is None or (s.record.created_at, s.record.id) < after)
-            ),
-            key=lambda r: (r.created_at, r.id),
-            reverse=True,
-        )
-        page = rows[: query.limit]
-        more = len(rows) > query.limit
-        next_cursor = encode_cursor(page[-1]) if more and page else None
-        self._log(caller, "list", scope=query.scope, details={"count": len(page)})
-        return MemoryPage(items=page, next_cursor=next_cursor)
+        page = page_of((s.record for s in self._owned_all(caller)), query)
+        self._log(caller, "list", scope=query.scope, details={"count": len(page.items)})
+        return page
 
     async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
         hits = await self._rank(caller, query)

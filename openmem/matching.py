@@ -13,14 +13,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from openmem.errors import InvalidRequestError
-from openmem.models import ListQuery, MemoryRecord, SearchQuery
+from openmem.models import ListQuery, MemoryPage, MemoryRecord, SearchQuery
 from openmem.scopes import scope_matches
 
-__all__ = ["decode_cursor", "encode_cursor", "has_tags", "matches_listing", "matches_search"]
+__all__ = [
+    "decode_cursor",
+    "encode_cursor",
+    "has_tags",
+    "matches_listing",
+    "matches_search",
+    "page_of",
+]
 
 
 def has_tags(record: MemoryRecord, tags: Sequence[str]) -> bool:
@@ -64,3 +71,23 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return moment, str(memory_id)
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
         raise InvalidRequestError("malformed cursor", field="cursor") from None
+
+
+def page_of(records: Iterable[MemoryRecord], query: ListQuery) -> MemoryPage:
+    """The page of ``records`` that ``query`` asks for: filtered, newest first, keyset-cut.
+
+    ``next_cursor`` is set only when more items follow, so there is never an empty last page.
+    """
+    after = decode_cursor(query.cursor) if query.cursor else None
+    rows = sorted(
+        (
+            r
+            for r in records
+            if matches_listing(r, query) and (after is None or (r.created_at, r.id) < after)
+        ),
+        key=lambda r: (r.created_at, r.id),
+        reverse=True,
+    )
+    page = rows[: query.limit]
+    more = len(rows) > query.limit
+    return MemoryPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)

@@ -31,7 +31,7 @@ from openmem.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
-from openmem.matching import decode_cursor, encode_cursor, matches_listing, matches_search
+from openmem.matching import decode_cursor, matches_search, page_of
 from openmem.models import (
     VERBS,
     Capabilities,
@@ -328,25 +328,15 @@ class Mem0Provider(Provider[Mem0Options]):
         return record_from_raw(caller, raw)
 
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
-        after = decode_cursor(query.cursor) if query.cursor else None
+        if query.cursor:
+            decode_cursor(query.cursor)  # a malformed cursor fails before any backend call
         user = user_key(caller)
 
         def work(backend: Mem0Backend) -> MemoryPage:
-            records = sorted(
-                (
-                    record
-                    for record in (
-                        record_from_raw(caller, r) for r in backend.list_all(user) if _owns(r, user)
-                    )
-                    if matches_listing(record, query)
-                    and (after is None or (record.created_at, record.id) < after)
-                ),
-                key=lambda r: (r.created_at, r.id),
-                reverse=True,
+            return page_of(
+                (record_from_raw(caller, r) for r in backend.list_all(user) if _owns(r, user)),
+                query,
             )
-            page = records[: query.limit]
-            more = len(records) > query.limit
-            return MemoryPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)
 
         return await self._call(work)
 

@@ -23,7 +23,7 @@ from openmem.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
-from openmem.matching import decode_cursor, encode_cursor, matches_listing, matches_search
+from openmem.matching import decode_cursor, matches_search, page_of
 from openmem.models import (
     VERBS,
     Capabilities,
@@ -218,29 +218,21 @@ class PowermemProvider(Provider[PowermemOptions]):
         return record_from_raw(caller, _stringified(raw))
 
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
-        after = decode_cursor(query.cursor) if query.cursor else None
+        if query.cursor:
+            decode_cursor(query.cursor)  # a malformed cursor fails before any backend call
         user = user_key(caller)
 
         # Records are built and filtered on the worker thread; the loop gets the page.
         def work(backend: PowermemBackend) -> MemoryPage:
             rows = backend.list_all(user)
-            records = sorted(
+            return page_of(
                 (
-                    record
-                    for record in (
-                        record_from_raw(caller, _stringified(r))
-                        for r in rows
-                        if r.get("user_id") == user
-                    )
-                    if matches_listing(record, query)
-                    and (after is None or (record.created_at, record.id) < after)
+                    record_from_raw(caller, _stringified(r))
+                    for r in rows
+                    if r.get("user_id") == user
                 ),
-                key=lambda r: (r.created_at, r.id),
-                reverse=True,
+                query,
             )
-            page = records[: query.limit]
-            more = len(records) > query.limit
-            return MemoryPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)
 
         return await self._call(work)
 
