@@ -20,35 +20,11 @@ from openmem_postgres.bench import (
     os_wakeup_lag,
     parse_args,
     percentile,
+    sentence,
     write_results,
 )
 
 from openmem import AsyncMemory
-
-WORDS = [
-    "garden",
-    "coffee",
-    "python",
-    "travel",
-    "music",
-    "dark",
-    "mode",
-    "editor",
-    "cello",
-    "lisbon",
-    "tea",
-    "chess",
-    "marathon",
-    "bicycle",
-    "jazz",
-    "novel",
-    "recipe",
-    "mountain",
-    "ocean",
-    "camera",
-    "painting",
-    "keyboard",
-]
 
 
 async def run_at(concurrency: int, ops: list[Callable[[], Awaitable[Any]]]) -> tuple[float, int]:
@@ -102,7 +78,7 @@ async def main() -> None:
                 return lambda: mem.search(text, user)
 
             def text() -> str:
-                return "the user " + " ".join(rng.choice(WORDS) for _ in range(8))
+                return sentence(rng)
 
             adds = [add(users[i % 20], text()) for i in range(n)]
             searches = [search(users[i % 20], text()) for i in range(n)]

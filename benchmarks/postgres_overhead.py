@@ -17,39 +17,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from openmem_postgres.bench import bench_provider, parse_args, write_results
+from openmem_postgres.bench import bench_provider, parse_args, sentence, write_results
 from ulid import ULID
 
 from openmem import AsyncMemory
-
-WORDS = [
-    "garden",
-    "coffee",
-    "python",
-    "travel",
-    "music",
-    "dark",
-    "mode",
-    "editor",
-    "cello",
-    "lisbon",
-    "tea",
-    "chess",
-    "marathon",
-    "bicycle",
-    "jazz",
-    "novel",
-    "recipe",
-    "mountain",
-    "ocean",
-    "camera",
-    "painting",
-    "keyboard",
-]
-
-
-def sentence(rng: random.Random) -> str:
-    return "the user " + " ".join(rng.choice(WORDS) for _ in range(8))
 
 
 async def timed(op: Callable[[], Awaitable[Any]], n: int) -> list[float]:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import sys
@@ -26,14 +27,48 @@ from openmem_postgres.provider import PostgresProvider
 
 __all__ = [
     "BENCH_URL_ENV",
+    "WORDS",
     "bench_provider",
     "os_wakeup_lag",
     "parse_args",
     "percentile",
+    "sentence",
     "write_results",
 ]
 
 BENCH_URL_ENV = "OPENMEM_BENCH_PG_URL"
+
+
+WORDS = [
+    "garden",
+    "coffee",
+    "python",
+    "travel",
+    "music",
+    "dark",
+    "mode",
+    "editor",
+    "cello",
+    "lisbon",
+    "tea",
+    "chess",
+    "marathon",
+    "bicycle",
+    "jazz",
+    "novel",
+    "recipe",
+    "mountain",
+    "ocean",
+    "camera",
+    "painting",
+    "keyboard",
+]
+"""The vocabulary of benchmark memories: few words, so searches find many candidates."""
+
+
+def sentence(rng: random.Random) -> str:
+    """A benchmark memory: eight random words after a fixed prefix."""
+    return "the user " + " ".join(rng.choice(WORDS) for _ in range(8))
 
 
 def parse_args(description: str) -> argparse.Namespace:
