@@ -20,6 +20,9 @@ call them without blocking the event loop and without the failure modes of
   idempotency key): a retry after a cancel waits for the abandoned write and then sees it.
 - **Bounded shutdown.** ``aclose(grace)`` waits for running threads up to a deadline, then
   detaches them and says so in the log.
+- **A responsive loop.** ``gil_switch_interval`` lowers the interpreter's GIL switch interval
+  (process-wide, never raised; see ``lower_gil_switch_interval``): a worker thread running
+  Python otherwise keeps the event loop waiting up to CPython's default 5 ms.
 
 Example::
 
