@@ -5,7 +5,7 @@ RUN := $(UV) run --no-sync
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: bootstrap serve demo test lint typecheck pytest bench bench-quick clean
+.PHONY: bootstrap serve demo test lint typecheck pytest bench bench-quick reference-env clean
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -41,5 +41,21 @@ bench: bootstrap
 bench-quick: bootstrap
 	@for b in benchmarks/*.py; do echo "== $$b"; $(RUN) python $$b --quick || exit 1; done
 
+## reference-env: the reference OMP SDK 0.5.0 (../shared/reference) in its own virtual environment,
+## .venv-reference, for interop tests and side-by-side benchmarks. Its distribution is also named
+## "openmem", so it never enters the project's environment. Its pyproject force-includes a
+## datasets folder the stored copy lacks; the build copies the tree and adds that empty folder.
+REFERENCE_SRC ?= ../shared/reference/omp-sdk-0.5.0
+reference-env: .venv-reference/.built
+
+.venv-reference/.built: $(REFERENCE_SRC)/pyproject.toml
+	rm -rf .venv-reference
+	python3 -m venv .venv-reference
+	cp -r $(REFERENCE_SRC) .venv-reference/src
+	chmod -R u+w .venv-reference/src
+	mkdir -p .venv-reference/src/openmem/eval/datasets
+	.venv-reference/bin/pip install --quiet --disable-pip-version-check ".venv-reference/src[server]"
+	touch $@
+
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf .venv-reference .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis
