@@ -45,7 +45,7 @@ async def main() -> None:
 
         # Record the statement and arguments the provider sends, to replay them bare.
         captured: dict[str, tuple[str, tuple[Any, ...]]] = {}
-        original_fetch, original_fetchrow = provider._run_fetch, provider._run_fetchrow
+        original_fetch, original_fetchrow = provider.runner.fetch, provider.runner.fetchrow
 
         async def capture_fetch(sql: str, *a: Any) -> Any:
             captured["search"] = (sql, a)
@@ -55,12 +55,12 @@ async def main() -> None:
             captured["add"] = (sql, a)
             return await original_fetchrow(sql, *a)
 
-        provider._run_fetch = capture_fetch  # type: ignore[method-assign]
-        provider._run_fetchrow = capture_fetchrow  # type: ignore[method-assign]
+        provider.runner.fetch = capture_fetch  # type: ignore[method-assign]
+        provider.runner.fetchrow = capture_fetchrow  # type: ignore[method-assign]
         query, text = "dark mode editor", "the user likes a quiet dark editor"
         await mem.search(query, users[0])
         await mem.add(text, user_id=users[1])
-        provider._run_fetch, provider._run_fetchrow = original_fetch, original_fetchrow  # type: ignore[method-assign]
+        provider.runner.fetch, provider.runner.fetchrow = original_fetch, original_fetchrow  # type: ignore[method-assign]
 
         pool = provider.runner.pool
         search_sql, search_args = captured["search"]

@@ -61,7 +61,7 @@ async def measure(
     forced: list[float] = []
     plans: dict[str, int] = {}
     captured: dict[str, tuple[str, tuple[Any, ...]]] = {}
-    original = provider._run_fetch
+    original = provider.runner.fetch
 
     async def capture(sql: str, *a: Any) -> Any:
         captured["last"] = (sql, a)
@@ -72,11 +72,11 @@ async def measure(
         page = await mem.list(user, limit=50)
         words = rng.choice(page.items).content.split()
         query = " ".join(rng.sample(words, 3))
-        provider._run_fetch = capture
+        provider.runner.fetch = capture
         start = time.perf_counter()
         hits = await mem.search(query, user, mode="semantic", limit=10)
         latencies.append((time.perf_counter() - start) * 1000)
-        provider._run_fetch = original
+        provider.runner.fetch = original
         sql, args = captured["last"]
         vector = (await provider.embedder.embed([query]))[0]
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import asyncpg.exceptions as pgerr
@@ -82,6 +82,30 @@ class PooledRunner:
             except Exception as exc:  # asyncpg terminated the connection; the result stands
                 _log.warning("discarded a database connection after a failed release: %r", exc)
             return result
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Every row of ``sql`` (``Connection.fetch`` through ``run``)."""
+
+        async def op(conn: Connection) -> list[asyncpg.Record]:
+            return await conn.fetch(sql, *args)
+
+        return await self.run(op)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        """The first row of ``sql``, or ``None`` (``Connection.fetchrow`` through ``run``)."""
+
+        async def op(conn: Connection) -> asyncpg.Record | None:
+            return await conn.fetchrow(sql, *args)
+
+        return await self.run(op)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        """The first value of the first row of ``sql`` (``Connection.fetchval`` via ``run``)."""
+
+        async def op(conn: Connection) -> Any:
+            return await conn.fetchval(sql, *args)
+
+        return await self.run(op)
 
     def _release_later(self, conn: Connection) -> None:
         task = asyncio.get_running_loop().create_task(self._release(conn))

@@ -80,11 +80,11 @@ async def test_a_vector_of_the_wrong_dimension_is_refused(
     healthy_after: PostgresProvider, caller: Caller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = healthy_after.embedder
-    monkeypatch.setattr(healthy_after, "_embedder", _WrongSizeEmbedder(real.model, real.dim))
+    monkeypatch.setattr(healthy_after.store, "embedder", _WrongSizeEmbedder(real.model, real.dim))
     with pytest.raises(InvalidRequestError) as info:
         await healthy_after.add(caller, MemoryInput(content="x", user_id="alice"))
     assert info.value.field == "embedding"
-    monkeypatch.setattr(healthy_after, "_embedder", real)
+    monkeypatch.setattr(healthy_after.store, "embedder", real)
 
 
 async def test_the_database_refuses_a_vector_of_the_wrong_dimension_too(
@@ -93,7 +93,7 @@ async def test_the_database_refuses_a_vector_of_the_wrong_dimension_too(
     async def unchecked(texts: Sequence[str]) -> list[list[float]]:
         return [[1.0, 0.0, 0.0] for _ in texts]
 
-    monkeypatch.setattr(healthy_after, "_embed", unchecked)
+    monkeypatch.setattr(healthy_after.store, "embed", unchecked)
     with pytest.raises(InvalidRequestError):
         await healthy_after.add(caller, MemoryInput(content="x", user_id="alice"))
 

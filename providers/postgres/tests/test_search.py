@@ -207,13 +207,13 @@ async def test_a_selective_user_filter_still_fills_the_ann_result(
     )
 
     captured: list[tuple[str, tuple[Any, ...]]] = []
-    original = provider._run_fetch
+    original = provider.runner.fetch
 
     async def capture(sql: str, *args: Any) -> Any:
         captured.append((sql, args))
         return await original(sql, *args)
 
-    monkeypatch.setattr(provider, "_run_fetch", capture)
+    monkeypatch.setattr(provider.runner, "fetch", capture)
     hits = await provider.search(me, SearchQuery(query="gardens", mode="semantic", limit=10))
     assert len(hits) == 10
     assert {h.memory.user_id for h in hits} == {"needle"}

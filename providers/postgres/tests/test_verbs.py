@@ -283,6 +283,6 @@ async def test_a_large_batch_is_embedded_exactly_as_one_call_would(
 ) -> None:
     texts = [f"memory number {i} about gardens, tea and long walks by the sea" for i in range(60)]
     expected = await provider.embedder.embed(texts)
-    assert await provider._embed(texts) == expected
+    assert await provider.store.embed(texts) == expected
     records = await provider.add_many(caller, [item(t) for t in texts])
     assert [r.content for r in records] == texts

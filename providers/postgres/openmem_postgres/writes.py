@@ -1,0 +1,192 @@
+"""The write verbs: add, add_many, update, delete, forget_user.
+
+Each write and its audit row are one statement (see ``queries``), so they commit together
+or not at all, and a write cancelled at any point leaves nothing half done.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from openmem.errors import ConflictError, InvalidRequestError
+from openmem.models import MemoryInput, MemoryPatch, MemoryRecord, check_content_length
+from openmem.provider import Caller
+from openmem_postgres.replay import replayed_records
+from openmem_postgres.rows import encode_vector, record_from_row
+from openmem_postgres.runner import PROVIDER
+from openmem_postgres.store import OpenStore, audit_id, memory_id
+
+__all__ = ["add", "add_many", "delete", "forget_user", "update"]
+
+_UPDATE_RETRIES = 5
+
+
+async def add(store: OpenStore, caller: Caller, item: MemoryInput) -> MemoryRecord:
+    """Insert the memory and its audit row in one statement (idempotent with a key)."""
+    check_content_length(item.content, store.options.max_content_length)
+    (vector,) = await store.embed([item.content])
+    row = await store.runner.fetchrow(
+        store.statements.add,
+        caller.namespace,
+        memory_id(),
+        caller.user_id,
+        item.agent_id,
+        item.session_id,
+        item.scope,
+        item.tags,
+        _source(item),
+        item.metadata,
+        item.extensions,
+        item.confidence,
+        item.valid_from,
+        item.valid_to,
+        item.supersedes,
+        item.content,
+        vector,
+        item.idempotency_key,
+        audit_id(),
+        caller.app,
+        caller.request_id,
+    )
+    if row is not None:
+        return record_from_row(row)
+    # The idempotency key is taken: the earlier add landed; hand back its record.
+    assert item.idempotency_key is not None
+    (existing,) = await replayed_records(store, caller, [item])
+    return existing
+
+
+async def add_many(
+    store: OpenStore, caller: Caller, items: Sequence[MemoryInput]
+) -> list[MemoryRecord]:
+    """Embed the batch in one call and insert it (with audit rows) in one statement."""
+    if not items:
+        return []
+    options = store.options
+    if len(items) > options.max_batch_size:
+        raise InvalidRequestError(
+            f"a batch holds at most {options.max_batch_size} items", field="items"
+        )
+    for index, item in enumerate(items):
+        check_content_length(
+            item.content, options.max_content_length, field=f"items.{index}.content"
+        )
+    vectors = await store.embed([item.content for item in items])
+    ids = [memory_id() for _ in items]
+    rows = await store.runner.fetch(
+        store.statements.add_many,
+        caller.namespace,
+        caller.user_id,
+        ids,
+        [i.agent_id for i in items],
+        [i.session_id for i in items],
+        [i.scope for i in items],
+        # Lists of lists would bind as 2-D arrays; each list goes as JSON text instead.
+        [json.dumps(i.tags) for i in items],
+        [_source(i) for i in items],
+        [i.metadata for i in items],
+        [i.extensions for i in items],
+        [i.confidence for i in items],
+        [i.valid_from for i in items],
+        [i.valid_to for i in items],
+        [json.dumps(i.supersedes) for i in items],
+        [i.content for i in items],
+        [encode_vector(v) for v in vectors],
+        [i.idempotency_key for i in items],
+        [audit_id() for _ in items],
+        caller.app,
+        caller.request_id,
+    )
+    created = {row["id"]: record_from_row(row) for row in rows}
+    result: list[MemoryRecord | None] = [created.get(new_id) for new_id in ids]
+    missing = [i for i, record in enumerate(result) if record is None]
+    if missing:
+        replays = await replayed_records(store, caller, [items[i] for i in missing])
+        for index, record in zip(missing, replays, strict=True):
+            result[index] = record
+    return [record for record in result if record is not None]
+
+
+async def update(
+    store: OpenStore, caller: Caller, target_id: str, patch: MemoryPatch
+) -> MemoryRecord:
+    """Merge-patch with optimistic concurrency; record and audit row in one statement."""
+    sql = store.statements
+    changes = patch.changes()
+    content = changes.get("content")
+    if isinstance(content, str):
+        check_content_length(content, store.options.max_content_length)
+    vector = (await store.embed([content]))[0] if isinstance(content, str) else None
+    for _ in range(_UPDATE_RETRIES):
+        row = await store.runner.fetchrow(
+            sql.get_for_update, caller.namespace, caller.user_id, target_id
+        )
+        if row is None:
+            raise store.not_found(target_id)
+        current = record_from_row(row)
+        updated = patch.apply_to(current, now=current.created_at)
+        source = updated.source.model_dump(exclude_none=True) if updated.source else None
+        details = {"fields": sorted(changes)}
+        new_row = await store.runner.fetchrow(
+            sql.update,
+            caller.namespace,
+            caller.user_id,
+            target_id,
+            updated.content,
+            vector,
+            updated.scope,
+            updated.tags,
+            source,
+            updated.metadata,
+            updated.extensions,
+            updated.confidence,
+            updated.valid_from,
+            updated.valid_to,
+            updated.supersedes,
+            updated.agent_id,
+            updated.session_id,
+            row["version"],
+            audit_id(),
+            caller.app,
+            caller.request_id,
+            details,
+        )
+        if new_row is not None:
+            return record_from_row(new_row)
+    raise ConflictError(
+        "the memory kept changing while it was being updated; retry", provider=PROVIDER
+    )
+
+
+async def delete(store: OpenStore, caller: Caller, target_id: str) -> None:
+    """Delete the memory and write its audit row in one statement."""
+    deleted = await store.runner.fetchval(
+        store.statements.delete,
+        caller.namespace,
+        caller.user_id,
+        target_id,
+        audit_id(),
+        caller.app,
+        caller.request_id,
+    )
+    if deleted is None:
+        raise store.not_found(target_id)
+
+
+async def forget_user(store: OpenStore, caller: Caller) -> int:
+    """Delete every memory of the caller's user; the audit log keeps a count."""
+    count = await store.runner.fetchval(
+        store.statements.forget_user,
+        caller.namespace,
+        caller.user_id,
+        audit_id(),
+        caller.app,
+        caller.request_id,
+    )
+    return int(count or 0)
+
+
+def _source(item: MemoryInput) -> dict[str, Any] | None:
+    return item.source.model_dump(exclude_none=True) if item.source is not None else None
