@@ -32,7 +32,7 @@ from openmem.errors import (
     UnauthorizedError,
     UnsupportedCapabilityError,
 )
-from openmem.memory import UNSET, AsyncMemory, Memory
+from openmem.memory import UNSET, AsyncMemory
 from openmem.models import (
     OMP_VERSION,
     AuditEntry,
@@ -49,6 +49,7 @@ from openmem.models import (
     SearchHit,
 )
 from openmem.provider import Caller, Provider, ProviderOptions
+from openmem.sync import Memory
 
 try:
     __version__ = version("openmem")

@@ -76,6 +76,47 @@ class ResolvedConfig:
         return self.provider_class(self.provider_options)
 
 
+_INSTANCE_KEYS = frozenset({"provider", "namespace", "app", "max_content_length"})
+"""The options that still make sense next to a ``Provider`` instance."""
+
+
+@dataclass(frozen=True)
+class MemorySetup:
+    """What an ``AsyncMemory`` is built from: its (unopened) provider and its own settings."""
+
+    provider: Provider[Any]
+    namespace: str
+    app: str | None
+    max_content_length: int | None
+
+
+def memory_setup(
+    kwargs: Mapping[str, Any], *, file: Mapping[str, Any] | None, env: Mapping[str, str]
+) -> MemorySetup:
+    """Resolve ``AsyncMemory``'s arguments: a provider instance as given, else configuration."""
+    provider = kwargs.get("provider")
+    if isinstance(provider, Provider):
+        extra = {k for k, v in kwargs.items() if v is not None and k not in _INSTANCE_KEYS}
+        if extra:
+            raise ConfigurationError(
+                f"options {sorted(extra)} cannot be combined with a provider instance; "
+                "configure the provider object itself"
+            )
+        return MemorySetup(
+            provider=provider,
+            namespace=kwargs.get("namespace") or "default",
+            app=kwargs.get("app"),
+            max_content_length=kwargs.get("max_content_length"),
+        )
+    resolved = resolve_config(kwargs=dict(kwargs), file=file, env=env)
+    return MemorySetup(
+        provider=resolved.build_provider(),
+        namespace=resolved.settings.namespace,
+        app=resolved.settings.app,
+        max_content_length=resolved.settings.max_content_length,
+    )
+
+
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a TOML configuration file (top level or an ``[openmem]`` table)."""
     file = Path(path)

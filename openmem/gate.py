@@ -6,10 +6,29 @@ refused identically in process and over the wire.
 
 from __future__ import annotations
 
-from openmem.errors import InvalidRequestError, UnsupportedCapabilityError
-from openmem.models import Capabilities, MemoryInput, SearchQuery, check_content_length
+from collections.abc import Sequence
 
-__all__ = ["require_add", "require_feature", "require_search", "require_verb"]
+from openmem.errors import InvalidRequestError, UnsupportedCapabilityError
+from openmem.models import (
+    Capabilities,
+    ContextQuery,
+    ListQuery,
+    MemoryInput,
+    MemoryPatch,
+    SearchQuery,
+    check_content_length,
+)
+
+__all__ = [
+    "require_add",
+    "require_batch",
+    "require_context",
+    "require_feature",
+    "require_list",
+    "require_search",
+    "require_update",
+    "require_verb",
+]
 
 
 def require_verb(capabilities: Capabilities, verb: str) -> None:
@@ -42,6 +61,56 @@ def require_add(
     check_content_length(item.content, limit)
     if item.idempotency_key is not None:
         require_feature(capabilities, "idempotency", "idempotency keys")
+
+
+def require_batch(
+    capabilities: Capabilities,
+    items: Sequence[MemoryInput],
+    *,
+    max_content_length: int | None = None,
+) -> None:
+    """Check a batch add: the feature, the batch size, then each item as ``require_add``."""
+    require_feature(capabilities, "batch_add", "batch add")
+    if len(items) > capabilities.limits.max_batch_size:
+        raise InvalidRequestError(
+            f"a batch holds at most {capabilities.limits.max_batch_size} items",
+            field="items",
+        )
+    for item in items:
+        require_add(capabilities, item, max_content_length=max_content_length)
+
+
+def require_update(
+    capabilities: Capabilities, patch: MemoryPatch, *, max_content_length: int | None = None
+) -> None:
+    """Check an update against the declared verbs and the content length limit."""
+    require_verb(capabilities, "update")
+    if patch.content is not None:
+        limit = capabilities.features.max_content_length
+        if max_content_length is not None:
+            limit = min(limit, max_content_length)
+        check_content_length(patch.content, limit)
+
+
+def require_list(capabilities: Capabilities, query: ListQuery) -> None:
+    """Check a list against the declared verbs and the page size limit."""
+    require_verb(capabilities, "list")
+    if query.limit > capabilities.limits.max_list_limit:
+        raise InvalidRequestError(
+            f"limit is {query.limit}; this provider lists at most "
+            f"{capabilities.limits.max_list_limit} per page",
+            field="limit",
+        )
+
+
+def require_context(capabilities: Capabilities, query: ContextQuery) -> None:
+    """Check a context call against the declared verbs and the token budget limit."""
+    require_verb(capabilities, "context")
+    if query.token_budget > capabilities.limits.max_token_budget:
+        raise InvalidRequestError(
+            f"token_budget is at most {capabilities.limits.max_token_budget}",
+            field="token_budget",
+        )
 
 
 def require_search(capabilities: Capabilities, query: SearchQuery) -> None:
