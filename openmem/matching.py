@@ -4,25 +4,19 @@ Providers that cannot push a filter into their backend (the in-memory provider, 
 translation adapters over SDKs whose stores lack our fields) filter and paginate here, so
 they agree with each other and with ``openmem.scopes`` to the letter.
 
-Cursors are opaque to callers: the ``(created_at, id)`` of the last item of a page, base64url
-encoded. Pages run newest first; the next page holds what sorts strictly before the cursor.
+Cursors come from the one codec in ``openmem.cursors``. Pages run newest first; the next
+page holds what sorts strictly before the cursor.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 
-from openmem.errors import InvalidRequestError
+from openmem.cursors import decode_cursor, encode_cursor
 from openmem.models import ListQuery, MemoryPage, MemoryRecord, SearchQuery
 from openmem.scopes import scope_matches
 
 __all__ = [
-    "decode_cursor",
-    "encode_cursor",
     "has_tags",
     "matches_listing",
     "matches_search",
@@ -54,25 +48,6 @@ def matches_search(record: MemoryRecord, query: SearchQuery) -> bool:
     )
 
 
-def encode_cursor(record: MemoryRecord) -> str:
-    """An opaque keyset cursor: the ``(created_at, id)`` of the last item of a page."""
-    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position a cursor stands for; ``InvalidRequestError`` when it is not ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, memory_id = json.loads(raw)
-        moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment, str(memory_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise InvalidRequestError("malformed cursor", field="cursor") from None
-
-
 def page_of(records: Iterable[MemoryRecord], query: ListQuery) -> MemoryPage:
     """The page of ``records`` that ``query`` asks for: filtered, newest first, keyset-cut.
 
@@ -89,5 +64,6 @@ def page_of(records: Iterable[MemoryRecord], query: ListQuery) -> MemoryPage:
         reverse=True,
     )
     page = rows[: query.limit]
-    more = len(rows) > query.limit
-    return MemoryPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)
+    if len(rows) <= query.limit:
+        return MemoryPage(items=page, next_cursor=None)
+    return MemoryPage(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id))

@@ -9,7 +9,8 @@ Checks are grouped by tier (``Tier``): REQUIRED, OPTIONAL (run when declared), R
 and HONESTY; a run adds up to a ``ConformanceLevel`` (Native, Compatible, Partial, None).
 """
 
-from openmem_conformance.harness import DEFAULT_BUDGET_MS, CheckContext, CheckSkipped, run_check
+from openmem_conformance.check_context import DEFAULT_BUDGET_MS, CheckContext
+from openmem_conformance.harness import CheckSkipped, run_check
 from openmem_conformance.recording import RecordingProvider
 from openmem_conformance.registry import CHECKS, Check, Tier, checks_by_tier
 from openmem_conformance.report import CheckResult, ConformanceLevel, ConformanceReport, Outcome

@@ -19,16 +19,13 @@ import enum
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from openmem.models import Capabilities
-
-if TYPE_CHECKING:
-    from openmem_conformance.harness import CheckContext
+from openmem_conformance.check_context import CheckContext
 
 __all__ = ["CHECKS", "Check", "CheckFunction", "Tier", "check", "checks_by_tier"]
 
-CheckFunction = Callable[["CheckContext"], Awaitable[None]]
+CheckFunction = Callable[[CheckContext], Awaitable[None]]
 
 
 class Tier(enum.StrEnum):

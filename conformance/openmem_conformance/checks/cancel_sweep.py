@@ -10,8 +10,8 @@ from typing import Any
 from openmem.errors import NotFoundError
 from openmem.models import AuditEntry, MemoryRecord
 from openmem_conformance.await_points import count_await_points, run_cancelled_at
+from openmem_conformance.check_context import CheckContext, eventually
 from openmem_conformance.checks.cancel_timing import Operation, close_and_check_leaks, usable
-from openmem_conformance.harness import CheckContext, eventually
 from openmem_conformance.registry import Tier, check
 
 MAX_SWEEP_POINTS = 40

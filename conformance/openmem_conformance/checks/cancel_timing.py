@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from openmem_conformance.harness import CheckContext
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.registry import Tier, check
 from openmem_conformance.resources import wait_for_release
 

@@ -15,7 +15,7 @@ from typing import Any
 from openmem.errors import OMPError, UnsupportedCapabilityError
 from openmem.memory import AsyncMemory
 from openmem.models import AuditQuery
-from openmem_conformance.harness import CheckContext
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.registry import Tier, check
 
 Attempt = tuple[str, Callable[[AsyncMemory, str], Awaitable[Any]]]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from openmem.errors import ScopeDeniedError, UnauthorizedError
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.expect import expect_error
-from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
 
 

@@ -11,7 +11,7 @@ import anyio.to_thread
 
 from openmem.errors import ClosedError, EventLoopMismatchError
 from openmem.memory import AsyncMemory
-from openmem_conformance.harness import CheckContext
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.registry import Tier, check
 
 

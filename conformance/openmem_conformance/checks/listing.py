@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from openmem.scopes import scope_matches
-from openmem_conformance.harness import CheckContext
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.registry import Tier, check
 
 SCOPES = [

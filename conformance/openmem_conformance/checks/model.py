@@ -31,7 +31,7 @@ from openmem.errors import NotFoundError, OMPError
 from openmem.inmemory import InMemoryProvider
 from openmem.memory import AsyncMemory
 from openmem.models import MemoryRecord
-from openmem_conformance.harness import CheckContext
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.registry import Tier, check
 
 T = TypeVar("T")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from openmem.errors import OMPError
+from openmem_conformance.check_context import CheckContext, eventually
 from openmem_conformance.expect import assert_hits_well_formed
-from openmem_conformance.harness import CheckContext, eventually
 from openmem_conformance.registry import Tier, check
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from openmem.models import MemoryRecord
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.expect import expect_error
-from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
 
 HUGE_CONTENT_CAP = 5_000_000

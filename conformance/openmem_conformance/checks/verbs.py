@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from openmem.models import new_memory_id
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.expect import assert_hits_well_formed, expect_error, same_fields
-from openmem_conformance.harness import CheckContext
 from openmem_conformance.registry import Tier, check
 
 REQUIRED_VERBS = ("add", "get", "update", "delete", "list", "search")

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeVar
 import anyio.to_thread
 import httpx
 
+from openmem.cursors import decode_cursor
 from openmem.errors import (
     ConflictError,
     IngestionTimeoutError,
@@ -31,7 +32,7 @@ from openmem.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
-from openmem.matching import decode_cursor, matches_search, page_of
+from openmem.matching import matches_search, page_of
 from openmem.models import (
     VERBS,
     Capabilities,

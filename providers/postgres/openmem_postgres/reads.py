@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from openmem.context import pack_context
+from openmem.cursors import decode_cursor, encode_cursor
 from openmem.errors import InvalidRequestError
 from openmem.models import (
     AuditEntry,
@@ -28,8 +29,6 @@ from openmem_postgres.queries import Params
 from openmem_postgres.rows import (
     RECORD_COLUMNS,
     audit_from_row,
-    decode_cursor,
-    encode_cursor,
     hit_from_row,
     record_from_row,
 )

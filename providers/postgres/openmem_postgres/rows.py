@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import struct
 from collections.abc import Sequence
-from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import asyncpg
 from pydantic import BaseModel
 
-from openmem.errors import InvalidRequestError
 from openmem.models import AuditEntry, MemoryRecord, MemorySource, SearchHit
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -22,8 +18,6 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 __all__ = [
     "RECORD_COLUMNS",
     "audit_from_row",
-    "decode_cursor",
-    "encode_cursor",
     "encode_vector",
     "hit_from_row",
     "init_connection",
@@ -36,9 +30,6 @@ RECORD_COLUMNS = (
     "created_at, updated_at"
 )
 """The columns every query returns for a record, in the order ``record_from_row`` reads."""
-
-_CURSOR_PREFIX = "c1."
-
 
 _set = object.__setattr__
 
@@ -104,28 +95,6 @@ def audit_from_row(row: asyncpg.Record) -> AuditEntry:
         request_id=row["request_id"],
         details=row["details"],
     )
-
-
-def encode_cursor(created_at: datetime, memory_id: str) -> str:
-    """An opaque keyset cursor: the position after (``created_at``, ``memory_id``)."""
-    raw = json.dumps([created_at.isoformat(), memory_id], separators=(",", ":")).encode()
-    return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position a cursor points after; ``InvalidRequestError`` for anything malformed."""
-    try:
-        if not cursor.startswith(_CURSOR_PREFIX):
-            raise ValueError("unknown cursor version")
-        body = cursor[len(_CURSOR_PREFIX) :]
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        stamp, memory_id = json.loads(raw)
-        created_at = datetime.fromisoformat(stamp)
-        if not isinstance(memory_id, str) or created_at.tzinfo is None:
-            raise ValueError("bad cursor fields")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidRequestError("cursor is malformed", field="cursor") from exc
-    return created_at, memory_id
 
 
 @lru_cache(maxsize=8)

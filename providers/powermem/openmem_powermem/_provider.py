@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import anyio.to_thread
 
+from openmem.cursors import decode_cursor
 from openmem.errors import (
     ConflictError,
     NotFoundError,
@@ -23,7 +24,7 @@ from openmem.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
-from openmem.matching import decode_cursor, matches_search, page_of
+from openmem.matching import matches_search, page_of
 from openmem.models import (
     VERBS,
     Capabilities,
