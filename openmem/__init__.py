@@ -9,6 +9,7 @@ async with AsyncMemory(provider="inmemory") as mem:
 
 from importlib.metadata import PackageNotFoundError, version
 
+from openmem.distribution import DISTRIBUTION
 from openmem.errors import (
     ClosedError,
     ConfigurationError,
@@ -52,7 +53,7 @@ from openmem.provider import Caller, Provider, ProviderOptions
 from openmem.sync import Memory
 
 try:
-    __version__ = version("openmem")
+    __version__ = version(DISTRIBUTION)
 except PackageNotFoundError:  # running from a source tree without metadata
     __version__ = "0.0.0"
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
+from openmem.distribution import DISTRIBUTION, install_command
 from openmem.errors import ConfigurationError, OMPError
 from openmem.memory import AsyncMemory
 from openmem.registry import available_providers
@@ -62,14 +63,14 @@ def _unavailable(name: str, exc: ImportError) -> click.Command:
     def explain() -> None:
         raise click.ClickException(
             f"'openmem {name}' is not available: {exc}. "
-            "Install the extra that provides it (e.g. pip install 'openmem[all]')."
+            f"Install the extra that provides it (e.g. {install_command('all')})."
         )
 
     return click.Command(name, callback=explain, help=f"(unavailable: {exc})")
 
 
 @click.group(cls=_Commands)
-@click.version_option(package_name="openmem", prog_name="openmem")
+@click.version_option(package_name=DISTRIBUTION, prog_name="openmem")
 def main() -> None:
     """openmem: one memory layer for AI applications, speaking OMP 0.1."""
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from openmem.distribution import install_command
 from openmem.errors import ConfigurationError
 from openmem.provider import Provider, ProviderOptions
 from openmem.registry import available_providers, load_provider_class
@@ -210,5 +211,5 @@ def _default_provider() -> str:
         return DEFAULT_PROVIDER
     raise ConfigurationError(
         "no provider configured and the embedded default is not installed: "
-        "pip install 'openmem[postgres]', or pass provider='inmemory' for an in-process store"
+        f"{install_command('postgres')}, or pass provider='inmemory' for an in-process store"
     )

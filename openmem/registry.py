@@ -15,6 +15,7 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from openmem.distribution import install_command
 from openmem.errors import ConfigurationError, ProviderNotFoundError
 from openmem.provider import Provider
 
@@ -22,13 +23,8 @@ __all__ = ["PROVIDER_GROUP", "available_providers", "load_provider_class"]
 
 PROVIDER_GROUP = "openmem.providers"
 
-_EXTRAS = {
-    "postgres": "openmem[postgres]",
-    "mem0": "openmem[mem0]",
-    "powermem": "openmem[powermem]",
-    "letta": "openmem[letta]",
-    "supermemory": "openmem[supermemory]",
-}
+# Providers that ship as an extra of this distribution (see pyproject's optional dependencies).
+_EXTRAS = frozenset({"postgres", "mem0", "powermem", "letta", "supermemory"})
 
 
 @cache
@@ -43,7 +39,7 @@ def load_provider_class(name: str) -> type[Provider[Any]]:
     if found is None:
         installed = ", ".join(sorted(available_providers())) or "none"
         hint = (
-            f"; install it with: pip install '{_EXTRAS[name]}'"
+            f"; install it with: {install_command(name)}"
             if name in _EXTRAS
             else "; a third-party provider registers an entry point in the group "
             f"{PROVIDER_GROUP!r}"

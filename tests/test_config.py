@@ -43,7 +43,7 @@ def test_invalid_option_values_name_the_option() -> None:
 def test_unknown_provider_lists_the_installed_ones_and_the_extra() -> None:
     with pytest.raises(ProviderNotFoundError, match=r"installed: .*inmemory") as caught:
         AsyncMemory(provider="letta")
-    assert "openmem[letta]" in str(caught.value)
+    assert "openmem-layer[letta]" in str(caught.value)
 
 
 def test_toml_file_at_top_level_or_in_an_openmem_table(tmp_path: Path) -> None:

