@@ -66,6 +66,11 @@ class PostgresOptions(EmbedderOptions):
     default_search_mode: SearchMode = "hybrid"
     max_content_length: int = Field(default=DEFAULT_MAX_CONTENT_LENGTH, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=100, ge=1, le=10_000)
+    add_statements_in_flight: int = Field(default=2, ge=1, le=1000)
+    """Add statements in flight at once; adds arriving beyond them wait and are written
+    together by one multi-row statement (group commit: one round trip, commit and WAL flush
+    for the group, each row still with its audit row). A lone add never waits. Fewer busy
+    backends also leave the event loop its core (benchmarks/results/profile.md)."""
     audit_reads: bool = True
     """Write an audit row for reads (get, list, search, context) too, not only writes."""
     durable_read_audit: bool = False

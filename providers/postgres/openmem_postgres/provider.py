@@ -83,22 +83,25 @@ class PostgresProvider(Provider[PostgresOptions]):
         opts = self.options
         embedder = opts.build_embedder()
         connected = await connect(url, opts, embedder, embedded=embedded)
+        runner = PooledRunner(
+            connected.pool,
+            acquire_timeout=opts.acquire_timeout,
+            release_timeout=opts.release_timeout,
+        )
+        statements = Statements(
+            schema=opts.db_schema,
+            model=embedder.model,
+            dim=embedder.dim,
+            index_type=opts.vector_index,
+            ts_config=opts.text_search_config,
+            durable_read_audit=opts.durable_read_audit,
+        )
         return OpenStore(
             options=opts,
-            runner=PooledRunner(
-                connected.pool,
-                acquire_timeout=opts.acquire_timeout,
-                release_timeout=opts.release_timeout,
-            ),
-            statements=Statements(
-                schema=opts.db_schema,
-                model=embedder.model,
-                dim=embedder.dim,
-                index_type=opts.vector_index,
-                ts_config=opts.text_search_config,
-                durable_read_audit=opts.durable_read_audit,
-            ),
+            runner=runner,
+            statements=statements,
             embedder=embedder,
+            add_groups=writes.add_groups(runner, statements, opts),
             foreign_models=connected.foreign_models,
         )
 
@@ -109,6 +112,7 @@ class PostgresProvider(Provider[PostgresOptions]):
         try:
             if store is not None:
                 try:
+                    await store.add_groups.aclose(CLOSE_TIMEOUT)
                     await store.runner.aclose(CLOSE_TIMEOUT)
                 finally:
                     await store.embedder.aclose()

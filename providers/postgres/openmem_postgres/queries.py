@@ -113,6 +113,36 @@ WITH input AS (
 )
 SELECT {record_cols} FROM ins"""
 
+        # Concurrent adds of any callers, coalesced into one statement (``group_commit``):
+        # the add_many statement with namespace, user, app and request id per row.
+        self.add_group = f"""
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+        $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::float8[],
+        $12::timestamptz[], $13::timestamptz[], $14::text[], $15::text[], $16::vector[],
+        $17::text[], $18::text[], $19::text[], $20::text[])
+    WITH ORDINALITY AS i(namespace, user_id, id, agent_id, session_id, scope, tags, source,
+        metadata, extensions, confidence, valid_from, valid_to, supersedes, content, embedding,
+        idempotency_key, audit_id, app, request_id, ord)
+), ins AS (
+    INSERT INTO {s}.memories (namespace, id, user_id, agent_id, session_id, scope, tags, source,
+        metadata, extensions, confidence, valid_from, valid_to, supersedes, content, embedding,
+        embedding_model, idempotency_key)
+    SELECT i.namespace, i.id, i.user_id, i.agent_id, i.session_id, i.scope,
+        ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.source, i.metadata, i.extensions,
+        i.confidence, i.valid_from, i.valid_to,
+        ARRAY(SELECT jsonb_array_elements_text(i.supersedes::jsonb)), i.content, i.embedding,
+        {self.model_literal}, i.idempotency_key
+    FROM input i ORDER BY i.ord
+    ON CONFLICT ON CONSTRAINT memories_idempotency DO NOTHING
+    RETURNING {record_cols}
+), aud AS (
+    {audit} SELECT i.namespace, i.audit_id, i.user_id, 'add', ins.id, ins.scope, i.app,
+        i.request_id, '{{}}'::jsonb
+    FROM ins JOIN input i ON i.id = ins.id
+)
+SELECT {record_cols} FROM ins"""
+
         self.get_for_update = f"""
 SELECT {record_cols}, version FROM {s}.memories
 WHERE namespace = $1 AND user_id = $2 AND id = $3"""

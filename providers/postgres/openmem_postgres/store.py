@@ -15,6 +15,7 @@ from ulid import ULID
 from openmem.embedders import Embedder
 from openmem.errors import NotFoundError
 from openmem_postgres.embedding import embed_checked
+from openmem_postgres.group_commit import AddGroups
 from openmem_postgres.options import PostgresOptions
 from openmem_postgres.queries import Statements
 from openmem_postgres.runner import PROVIDER, PooledRunner
@@ -40,6 +41,8 @@ class OpenStore:
     runner: PooledRunner
     statements: Statements
     embedder: Embedder
+    add_groups: AddGroups
+    """Concurrent adds beyond a few in flight, written together (see ``group_commit``)."""
     foreign_models: list[str] = field(default_factory=list)
     """Embedding models of stored rows other than ``embedder.model`` (found at open)."""
 

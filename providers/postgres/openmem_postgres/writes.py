@@ -10,15 +10,20 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
 from openmem.errors import ConflictError, InvalidRequestError
 from openmem.models import MemoryInput, MemoryPatch, MemoryRecord, check_content_length
 from openmem.provider import Caller
+from openmem_postgres.group_commit import AddArgs, AddGroups
+from openmem_postgres.options import PostgresOptions
+from openmem_postgres.queries import Statements
 from openmem_postgres.replay import replayed_records
 from openmem_postgres.rows import encode_vector, record_from_row
-from openmem_postgres.runner import PROVIDER
+from openmem_postgres.runner import PROVIDER, PooledRunner
 from openmem_postgres.store import OpenStore, audit_id, memory_id
 
-__all__ = ["add", "add_many", "delete", "forget_user", "update"]
+__all__ = ["add", "add_groups", "add_many", "delete", "forget_user", "update"]
 
 _UPDATE_RETRIES = 5
 
@@ -27,8 +32,7 @@ async def add(store: OpenStore, caller: Caller, item: MemoryInput) -> MemoryReco
     """Insert the memory and its audit row in one statement (idempotent with a key)."""
     check_content_length(item.content, store.options.max_content_length)
     (vector,) = await store.embed([item.content])
-    row = await store.runner.fetchrow(
-        store.statements.add,
+    args = (
         caller.namespace,
         memory_id(),
         caller.user_id,
@@ -50,12 +54,59 @@ async def add(store: OpenStore, caller: Caller, item: MemoryInput) -> MemoryReco
         caller.app,
         caller.request_id,
     )
+    row = await store.add_groups.add(args)
     if row is not None:
         return record_from_row(row)
     # The idempotency key is taken: the earlier add landed; hand back its record.
     assert item.idempotency_key is not None
     (existing,) = await replayed_records(store, caller, [item])
     return existing
+
+
+def add_groups(runner: PooledRunner, sql: Statements, options: PostgresOptions) -> AddGroups:
+    """Group commit of concurrent adds over ``sql.add`` (one) and ``sql.add_group`` (many)."""
+
+    async def write_one(args: AddArgs) -> asyncpg.Record | None:
+        return await runner.fetchrow(sql.add, *args)
+
+    async def write_group(group: Sequence[AddArgs]) -> list[asyncpg.Record | None]:
+        # The add arguments, column by column, in the order of ``sql.add_group``.
+        (ns, ids, users, agents, sessions, scopes, tags, sources, metadata, extensions,
+         confidence, valid_from, valid_to, supersedes, content, vectors, keys, audit_ids,
+         apps, request_ids) = zip(*group, strict=True)  # fmt: skip
+        rows = await runner.fetch(
+            sql.add_group,
+            ns,
+            users,
+            ids,
+            agents,
+            sessions,
+            scopes,
+            # Lists of lists would bind as 2-D arrays; each list goes as JSON text instead.
+            [json.dumps(t) for t in tags],
+            sources,
+            metadata,
+            extensions,
+            confidence,
+            valid_from,
+            valid_to,
+            [json.dumps(s) for s in supersedes],
+            content,
+            [encode_vector(v) for v in vectors],
+            keys,
+            audit_ids,
+            apps,
+            request_ids,
+        )
+        by_id = {row["id"]: row for row in rows}
+        return [by_id.get(memory_id) for memory_id in ids]
+
+    return AddGroups(
+        limit=options.add_statements_in_flight,
+        max_rows=options.max_batch_size,
+        write_one=write_one,
+        write_group=write_group,
+    )
 
 
 async def add_many(
