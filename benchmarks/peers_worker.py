@@ -64,7 +64,7 @@ class Sdk:
 class OpenmemSdk(Sdk):
     """openmem ``AsyncMemory`` on the postgres provider (semantic search, like the peers)."""
 
-    def __init__(self, url: str, dim: int) -> None:
+    def __init__(self, url: str, dim: int, options: dict[str, Any]) -> None:
         from openmem_postgres import PostgresProvider
         from openmem_postgres.options import PostgresOptions
 
@@ -82,7 +82,8 @@ class OpenmemSdk(Sdk):
             def build_embedder(self) -> Embedder:
                 return PeerEmbedder()
 
-        self._mem = AsyncMemory(provider=PostgresProvider(PeerOptions(url=url)), namespace="peers")
+        provider = PostgresProvider(PeerOptions(url=url, **options))
+        self._mem = AsyncMemory(provider=provider, namespace="peers")
 
     async def open(self) -> None:
         await self._mem.initialize()
@@ -294,7 +295,7 @@ async def one_user_scale(sdk: Sdk, job: dict[str, Any]) -> dict[str, Any]:
 def build(job: dict[str, Any]) -> Sdk:
     """The SDK of ``job["sdk"]``."""
     if job["sdk"] == "openmem":
-        return OpenmemSdk(job["url"], job["dim"])
+        return OpenmemSdk(job["url"], job["dim"], job.get("openmem_options", {}))
     if job["sdk"] == "reference":
         return ReferenceSdk(job["url"], job["dim"])
     return Mem0Sdk(job["url"], job["dim"], job["data_dir"])

@@ -119,10 +119,29 @@ def _decode_vector(data: bytes) -> list[float]:
     return list(_vector_struct(dim).unpack(data)[2:])
 
 
+def _encode_jsonb(value: Any) -> str:
+    # Most metadata and extensions are empty; skipping the encoder for them is measurable.
+    if value == {} and isinstance(value, dict):
+        return "{}"
+    return json.dumps(value)
+
+
+def _decode_jsonb(text: str) -> Any:
+    # Every record row carries metadata and extensions, usually ``{}``: decoding them was the
+    # largest single Python cost of a search (benchmarks/results/profile.md).
+    if text == "{}":
+        return {}
+    return json.loads(text)
+
+
 async def init_connection(conn: asyncpg.Connection, vector_schema: str) -> None:
     """Per-connection codecs: jsonb as Python objects, pgvector ``vector`` in binary."""
     await conn.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+        "jsonb",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        schema="pg_catalog",
+        format="text",
     )
     await conn.set_type_codec(
         "vector",

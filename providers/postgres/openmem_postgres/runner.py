@@ -62,7 +62,11 @@ class PooledRunner:
         """``op`` on a pooled connection, with driver errors mapped to openmem errors."""
         with map_driver_errors():
             try:
-                conn = await self.pool.acquire(timeout=self._acquire_timeout)
+                if self.pool.get_idle_size() > 0:
+                    # A free connection is handed over without waiting: no timer to arm.
+                    conn = await self.pool.acquire()
+                else:
+                    conn = await self.pool.acquire(timeout=self._acquire_timeout)
             except TimeoutError as exc:
                 raise ProviderSaturatedError(
                     f"no database connection free within {self._acquire_timeout:g} s",

@@ -48,7 +48,8 @@ async def test_concurrent_adds_of_many_users_land_in_groups_each_with_its_audit_
     assert [r.content for r in records] == [f"fact {i}" for i in range(64)]
     assert [r.user_id for r in records] == [f"user-{i % 4}" for i in range(64)]
     assert groups, "64 concurrent adds never formed a group"
-    assert all(rows >= 2 for rows in groups) and sum(groups) <= 64
+    assert all(rows >= 2 for rows in groups)
+    assert sum(groups) <= 64
     for caller in callers:
         stored = await provider.list(caller, ListQuery(limit=100))
         assert len(stored.items) == 16
