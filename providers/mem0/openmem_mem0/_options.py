@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from openmem.embedders import EmbedderOptions
+from openmem.translation import TranslationOptions
 
-__all__ = ["Mem0Options", "default_data_dir"]
-
-
-def default_data_dir() -> Path:
-    """``$OPENMEM_DATA_DIR/mem0``, else ``~/.local/share/openmem/mem0``."""
-    base = os.environ.get("OPENMEM_DATA_DIR")
-    root = Path(base) if base else Path.home() / ".local" / "share" / "openmem"
-    return root / "mem0"
+__all__ = ["Mem0Options"]
 
 
-class Mem0Options(EmbedderOptions):
+class Mem0Options(TranslationOptions):
     """Options of ``Mem0Provider``; every field can come from ``OPENMEM_<FIELD>``.
 
     OSS (the default) runs ``mem0.Memory`` offline with openmem's embedder::
@@ -31,7 +22,13 @@ class Mem0Options(EmbedderOptions):
     Platform talks to the hosted API::
 
         Mem0Provider(mode="platform", api_key="m0-...")
+
+    The settings every translation adapter shares (``data_dir``: the embedded store, mem0's
+    history database and ``MEM0_DIR``; ``collection``; ``infer``; ``llm``, mem0's config;
+    worker threads) are ``TranslationOptions``'.
     """
+
+    data_dir_name: ClassVar[str] = "mem0"
 
     mode: Literal["oss", "platform"] = "oss"
     vector_store: Literal["qdrant", "pgvector", "faiss"] = "qdrant"
@@ -39,20 +36,6 @@ class Mem0Options(EmbedderOptions):
     time, calls serialised); ``pgvector`` needs ``url`` and runs calls in parallel."""
     url: str | None = None
     """PostgreSQL connection string for ``pgvector``."""
-    data_dir: str | None = None
-    """Where the embedded store, mem0's history database and ``MEM0_DIR`` live."""
-    collection: str = Field(default="openmem", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
-    infer: bool = False
-    """Let mem0's LLM extract facts from the content (needs ``llm``); off by default."""
-    llm: dict[str, Any] | None = None
-    """mem0 ``llm`` config (``{"provider": ..., "config": {...}}``), used only when inferring."""
-    max_workers: int = Field(default=4, ge=1, le=64)
-    max_abandoned: int = Field(default=32, ge=1, le=1024)
-    gil_switch_interval: float | None = Field(default=0.001, gt=0, le=0.005)
-    """Lower the process's GIL switch interval to this (seconds) so Python work on the worker
-    threads cannot hold the event loop up for the default 5 ms; None leaves it alone."""
-    close_grace: float = Field(default=5.0, ge=0.0)
-    """Seconds ``close()`` waits for worker threads still running."""
     api_key: SecretStr | None = None
     """Platform API key (``MEM0_API_KEY`` when unset)."""
     host: str | None = None
@@ -62,7 +45,3 @@ class Mem0Options(EmbedderOptions):
     ingest_timeout: float = Field(default=60.0, gt=0.0)
     """Platform: how long ``wait_for_ingest`` polls before ``IngestionTimeoutError``."""
     ingest_poll_interval: float = Field(default=0.5, gt=0.0)
-
-    def resolved_data_dir(self) -> Path:
-        """The data directory (created on open)."""
-        return Path(self.data_dir) if self.data_dir else default_data_dir()

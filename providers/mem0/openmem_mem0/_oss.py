@@ -15,6 +15,7 @@ from mem0 import Memory
 from mem0.embeddings.base import EmbeddingBase
 
 from openmem.embedders import Embedder
+from openmem.translation import embed_blocking
 from openmem_mem0._backend import RawMemory
 from openmem_mem0._options import Mem0Options
 
@@ -23,7 +24,6 @@ __all__ = ["Mem0OSSBackend", "OpenmemEmbedding"]
 logger = logging.getLogger(__name__)
 
 _LIST_CAP = 100_000  # get_all has no cursor; one user's memories are read whole
-_EMBED_TIMEOUT = 120.0
 # Never called while infer=False; mem0 builds an LLM client at construction regardless.
 _DUMMY_LLM = {"provider": "openai", "config": {"api_key": "sk-openmem-unused"}}
 
@@ -48,12 +48,7 @@ class OpenmemEmbedding(EmbeddingBase):  # type: ignore[misc]
 
     def embed_batch(self, texts: list[str], memory_action: str = "add") -> list[list[float]]:
         """One vector per text, in order."""
-        embed_sync = getattr(self._embedder, "embed_sync", None)
-        if callable(embed_sync):
-            vectors: list[list[float]] = embed_sync(list(texts))
-            return vectors
-        future = asyncio.run_coroutine_threadsafe(self._embedder.embed(list(texts)), self._loop)
-        return future.result(timeout=_EMBED_TIMEOUT)
+        return embed_blocking(self._embedder, self._loop, texts)
 
 
 class Mem0OSSBackend:

@@ -1,219 +1,28 @@
-"""mem0 OSS behind openmem, for real and offline: embedded qdrant and the hashing embedder."""
+"""mem0 OSS behind openmem, for real and offline: embedded qdrant and the hashing embedder.
+
+The promises every translation adapter keeps are ``TranslatingProviderTests``; what is mem0's
+own (its change history) is below them.
+"""
 
 from __future__ import annotations
-
-import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from openmem_mem0 import Mem0Provider
 
-from openmem.errors import ConflictError, NotFoundError
-from openmem.models import ListQuery, MemoryInput, MemoryPatch, SearchQuery
-from openmem.provider import Caller
-
-ALICE = Caller("ns1", "alice")
-BOB = Caller("ns1", "bob")
-ALICE_ELSEWHERE = Caller("ns2", "alice")
+from openmem.errors import NotFoundError
+from openmem.models import MemoryPatch
+from openmem.translation.testing import ALICE, BOB, TranslatingProviderTests, item
 
 
-@pytest.fixture
-async def provider(tmp_path: Path) -> AsyncIterator[Mem0Provider]:
-    p = Mem0Provider(data_dir=str(tmp_path), embedder_dim=64)
-    await asyncio.wait_for(p.open(), 60)
-    yield p
-    await asyncio.wait_for(p.close(), 30)
+class TestMem0Oss(TranslatingProviderTests):
+    provider_class = Mem0Provider
+    extension = "x-mem0"
+    unknown_ids = ("00000000-0000-0000-0000-000000000000", "not-a-uuid", "mem_x'; drop")
 
-
-def item(content: str, user: str = "alice", **fields: object) -> MemoryInput:
-    return MemoryInput(content=content, user_id=user, **fields)
-
-
-async def test_every_field_and_extension_round_trips(provider: Mem0Provider) -> None:
-    sent = MemoryInput.model_validate(
-        {
-            "content": "prefers dark mode",
-            "user_id": "alice",
-            "scope": "ui/preferences",
-            "tags": ["ui", "theme"],
-            "source": {"app": "settings", "type": "explicit", "ref": "form-3"},
-            "confidence": 0.75,
-            "valid_from": "2020-01-01T00:00:00Z",
-            "valid_to": "2999-01-01T00:00:00Z",
-            "agent_id": "agent-7",
-            "session_id": "s-1",
-            "metadata": {"k": 1, "nested": {"a": [1, 2]}},
-            "x-mem0": {"note": "kept"},
-        }
-    )
-    added = await provider.add(ALICE, sent)
-    got = await provider.get(ALICE, added.id)
-    assert got == added
-    assert got.scope == "ui/preferences"
-    assert got.tags == ["ui", "theme"]
-    assert got.source is not None
-    assert got.source.ref == "form-3"
-    assert got.confidence == 0.75
-    assert got.agent_id == "agent-7"
-    assert got.session_id == "s-1"
-    assert got.metadata == {"k": 1, "nested": {"a": [1, 2]}}
-    assert got.extensions == {"x-mem0": {"note": "kept"}}
-    assert got.embedding_model == "openmem-hashing-v2-64"
-
-
-async def test_another_user_cannot_get_update_or_delete_a_memory(provider: Mem0Provider) -> None:
-    added = await provider.add(ALICE, item("alice's secret"))
-    for caller in (BOB, ALICE_ELSEWHERE):
+    async def test_history_is_owner_only(self, provider: Mem0Provider) -> None:
+        added = await provider.add(ALICE, item("h1"))
+        await provider.update(ALICE, added.id, MemoryPatch(content="h2"))
+        events = [e["event"] for e in await provider.history(ALICE, added.id)]
+        assert events == ["ADD", "UPDATE"]
         with pytest.raises(NotFoundError):
-            await provider.get(caller, added.id)
-        with pytest.raises(NotFoundError):
-            await provider.update(caller, added.id, MemoryPatch(content="stolen"))
-        with pytest.raises(NotFoundError):
-            await provider.delete(caller, added.id)
-    assert (await provider.get(ALICE, added.id)).content == "alice's secret"
-
-
-async def test_search_and_list_never_return_another_users_memories(
-    provider: Mem0Provider,
-) -> None:
-    await provider.add(ALICE, item("alice likes tea"))
-    await provider.add(ALICE_ELSEWHERE, item("alice in ns2 likes tea"))
-    await provider.add(BOB, item("bob likes tea", user="bob"))
-    hits = await provider.search(ALICE, SearchQuery(query="likes tea"))
-    assert [h.memory.content for h in hits] == ["alice likes tea"]
-    page = await provider.list(ALICE, ListQuery())
-    assert [r.content for r in page.items] == ["alice likes tea"]
-
-
-async def test_unknown_and_malformed_ids_are_not_found(provider: Mem0Provider) -> None:
-    for memory_id in ("00000000-0000-0000-0000-000000000000", "not-a-uuid", "mem_x'; drop"):
-        with pytest.raises(NotFoundError):
-            await provider.get(ALICE, memory_id)
-
-
-async def test_search_honours_limit_and_returns_scores_in_range(provider: Mem0Provider) -> None:
-    for i in range(8):
-        await provider.add(ALICE, item(f"coffee fact number {i}"))
-    hits = await provider.search(ALICE, SearchQuery(query="coffee fact", limit=3))
-    assert len(hits) == 3
-    assert all(0.0 <= h.score <= 1.0 for h in hits)
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-
-
-async def test_search_filters_scope_tags_and_metadata_after_refilling(
-    provider: Mem0Provider,
-) -> None:
-    for i in range(40):
-        await provider.add(ALICE, item(f"note about travel {i}", scope="misc"))
-    wanted = await provider.add(
-        ALICE, item("note about travel plans", scope="trips/japan", tags=["t"], metadata={"y": 1})
-    )
-    query = SearchQuery(query="note about travel", scope="trips", tags=["t"], filters={"y": 1})
-    hits = await provider.search(ALICE, query)
-    assert [h.memory.id for h in hits] == [wanted.id]
-
-
-async def test_search_leaves_out_expired_and_superseded_memories(provider: Mem0Provider) -> None:
-    past = datetime.now(UTC) - timedelta(days=1)
-    await provider.add(ALICE, item("expired lunch plan", valid_to=past))
-    old = await provider.add(ALICE, item("lunch plan old"))
-    new = await provider.add(ALICE, item("lunch plan new", supersedes=[old.id]))
-    hits = await provider.search(ALICE, SearchQuery(query="lunch plan"))
-    assert [h.memory.id for h in hits] == [new.id]
-    everything = await provider.search(
-        ALICE, SearchQuery(query="lunch plan", include_inactive=True)
-    )
-    assert len(everything) == 3
-
-
-async def test_update_is_a_merge_patch(provider: Mem0Provider) -> None:
-    added = await provider.add(ALICE, item("v1", tags=["a"], metadata={"keep": 1, "drop": 2}))
-    updated = await provider.update(
-        ALICE, added.id, MemoryPatch(content="v2", metadata={"drop": None, "new": 3})
-    )
-    assert updated.content == "v2"
-    assert updated.tags == ["a"]
-    assert updated.metadata == {"keep": 1, "new": 3}
-    assert updated.updated_at is not None
-    assert updated.updated_at >= added.created_at
-    assert await provider.get(ALICE, added.id) == updated
-    hits = await provider.search(ALICE, SearchQuery(query="v2"))
-    assert hits[0].memory.id == added.id
-
-
-async def test_deleted_memory_is_gone(provider: Mem0Provider) -> None:
-    added = await provider.add(ALICE, item("short-lived"))
-    await provider.delete(ALICE, added.id)
-    with pytest.raises(NotFoundError):
-        await provider.get(ALICE, added.id)
-    with pytest.raises(NotFoundError):
-        await provider.delete(ALICE, added.id)
-
-
-async def test_list_pages_newest_first_without_an_empty_last_page(
-    provider: Mem0Provider,
-) -> None:
-    ids = [(await provider.add(ALICE, item(f"m{i}"))).id for i in range(7)]
-    seen: list[str] = []
-    cursor = None
-    pages = 0
-    while True:
-        page = await provider.list(ALICE, ListQuery(limit=3, cursor=cursor))
-        assert page.items, "a page is never empty"
-        seen += [r.id for r in page.items]
-        pages += 1
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    assert seen == list(reversed(ids))
-    assert pages == 3
-
-
-async def test_same_idempotency_key_returns_the_first_record(provider: Mem0Provider) -> None:
-    first = await provider.add(ALICE, item("once", idempotency_key="k-1"))
-    again = await provider.add(ALICE, item("once", idempotency_key="k-1"))
-    assert again.id == first.id
-    assert len((await provider.list(ALICE, ListQuery())).items) == 1
-    with pytest.raises(ConflictError):
-        await provider.add(ALICE, item("other content", idempotency_key="k-1"))
-
-
-async def test_idempotency_keys_are_per_user(provider: Mem0Provider) -> None:
-    a = await provider.add(ALICE, item("same", idempotency_key="k"))
-    b = await provider.add(BOB, item("same", user="bob", idempotency_key="k"))
-    assert a.id != b.id
-
-
-async def test_forget_user_deletes_only_that_user(provider: Mem0Provider) -> None:
-    for i in range(3):
-        await provider.add(ALICE, item(f"a{i}"))
-    await provider.add(BOB, item("b", user="bob"))
-    assert await provider.forget_user(ALICE) == 3
-    assert (await provider.list(ALICE, ListQuery())).items == []
-    assert len((await provider.list(BOB, ListQuery())).items) == 1
-
-
-async def test_history_is_owner_only(provider: Mem0Provider) -> None:
-    added = await provider.add(ALICE, item("h1"))
-    await provider.update(ALICE, added.id, MemoryPatch(content="h2"))
-    events = [e["event"] for e in await provider.history(ALICE, added.id)]
-    assert events == ["ADD", "UPDATE"]
-    with pytest.raises(NotFoundError):
-        await provider.history(BOB, added.id)
-
-
-async def test_concurrent_adds_on_embedded_qdrant_lose_nothing(provider: Mem0Provider) -> None:
-    adds = [provider.add(ALICE, item(f"parallel {i}")) for i in range(60)]
-    records = await asyncio.wait_for(asyncio.gather(*adds), 60)
-    assert len({r.id for r in records}) == 60
-    listed = await provider.list(ALICE, ListQuery(limit=100))
-    assert len(listed.items) == 60
-
-
-async def test_capabilities_declare_thread_cancellation(provider: Mem0Provider) -> None:
-    caps = await provider.capabilities()
-    assert caps.features.cancellation == "thread"
-    assert not caps.features.supports_audit
-    assert "audit" not in caps.verbs
+            await provider.history(BOB, added.id)

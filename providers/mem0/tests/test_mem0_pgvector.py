@@ -10,10 +10,10 @@ from pathlib import Path
 import anyio.to_thread
 import pytest
 from openmem_mem0 import Mem0Provider
-from openmem_mem0._records import user_key
 
 from openmem.models import ListQuery, MemoryInput, SearchQuery
 from openmem.provider import Caller
+from openmem.translation import user_key
 
 
 @pytest.fixture

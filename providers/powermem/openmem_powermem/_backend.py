@@ -7,15 +7,20 @@ import logging
 from typing import Any
 
 from openmem.embedders import Embedder
+from openmem.translation import embed_blocking
 from openmem_powermem._options import PowermemOptions
 
-__all__ = ["PowermemBackend", "RawMemory"]
+__all__ = ["PowermemBackend", "RawMemory", "is_powermem_id"]
 
 RawMemory = dict[str, Any]
 _LIST_PAGE = 1_000
-_EMBED_TIMEOUT = 120.0
 # Never called while infer=False; powermem builds an LLM client at construction regardless.
 _DUMMY_LLM = {"provider": "openai", "config": {"api_key": "sk-openmem-unused"}}
+
+
+def is_powermem_id(value: str) -> bool:
+    """Whether ``value`` can be a powermem id (a non-negative 64-bit decimal integer)."""
+    return value.isascii() and value.isdigit() and len(value) <= 20 and int(value) < 2**64
 
 
 class PowermemBackend:
@@ -68,12 +73,7 @@ class PowermemBackend:
         return self._embed_batch([text])[0]
 
     def _embed_batch(self, texts: list[str], memory_action: str | None = None) -> list[list[float]]:
-        embed_sync = getattr(self._embedder, "embed_sync", None)
-        if callable(embed_sync):
-            vectors: list[list[float]] = embed_sync(list(texts))
-            return vectors
-        future = asyncio.run_coroutine_threadsafe(self._embedder.embed(list(texts)), self._loop)
-        return future.result(timeout=_EMBED_TIMEOUT)
+        return embed_blocking(self._embedder, self._loop, texts)
 
     def close(self) -> None:
         memory, self._memory = self._memory, None
