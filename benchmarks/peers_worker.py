@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import re
 import sys
 import time
@@ -292,6 +293,52 @@ async def one_user_scale(sdk: Sdk, job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def cancel_at_random_points(sdk: Sdk, job: dict[str, Any]) -> dict[str, Any]:
+    """Adds and searches cancelled at a uniformly random moment 0-4 ms after they start.
+
+    The latency is from ``task.cancel()`` to the caller seeing ``CancelledError``; calls that
+    finished before their moment are counted apart.
+    """
+    rng = random.Random(job.get("seed", 0))
+    texts: list[str] = job["texts"]
+    queries: list[str] = job["queries"]
+    for u in range(job["users"]):
+        for text in texts[u * 20 : u * 20 + 20]:
+            await sdk.add(text, f"cancel-u{u}")
+    latencies: dict[str, list[float]] = {"add": [], "search": []}
+    finished = 0
+    for n in range(job["cancels"]):
+        user = f"cancel-u{n % job['users']}"
+        if n % 2:
+            task = asyncio.ensure_future(sdk.add(f"{texts[n % len(texts)]} cancelled {n}", user))
+        else:
+            task = asyncio.ensure_future(sdk.search(queries[n % len(queries)], user, 10))
+        await asyncio.sleep(rng.uniform(0, 0.004))
+        if task.done():
+            finished += 1
+            task.result()
+            continue
+        start = time.perf_counter()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            latencies["add" if n % 2 else "search"].append((time.perf_counter() - start) * 1000)
+        else:
+            finished += 1
+        await asyncio.sleep(0.002)  # let the cancelled call's cleanup run before the next
+    every = latencies["add"] + latencies["search"]
+    return {
+        "cancelled": len(every),
+        "finished_first": finished,
+        "cancel_p50_ms": round(percentile(every, 50), 3),
+        "cancel_p99_ms": round(percentile(every, 99), 3),
+        "cancel_max_ms": round(max(every, default=0.0), 3),
+        "add_cancel_p99_ms": round(percentile(latencies["add"], 99), 3),
+        "search_cancel_p99_ms": round(percentile(latencies["search"], 99), 3),
+    }
+
+
 def build(job: dict[str, Any]) -> Sdk:
     """The SDK of ``job["sdk"]``."""
     if job["sdk"] == "openmem":
@@ -301,14 +348,23 @@ def build(job: dict[str, Any]) -> Sdk:
     return Mem0Sdk(job["url"], job["dim"], job["data_dir"])
 
 
+async def run_job(sdk: Sdk, job: dict[str, Any]) -> dict[str, Any]:
+    """A cancellation job, or throughput (and the one-user scale when given its texts)."""
+    result: dict[str, Any] = {"sdk": job["sdk"], "dim": job["dim"]}
+    if job.get("cancels"):
+        result["cancel"] = await cancel_at_random_points(sdk, job)
+        return result
+    result["throughput"] = await throughput(sdk, job)
+    if job.get("scale_texts"):
+        result["one_user"] = await one_user_scale(sdk, job)
+    return result
+
+
 async def main(job: dict[str, Any]) -> None:
     sdk = build(job)
     await sdk.open()
     try:
-        result: dict[str, Any] = {"sdk": job["sdk"], "dim": job["dim"]}
-        result["throughput"] = await throughput(sdk, job)
-        if job.get("scale_texts"):
-            result["one_user"] = await one_user_scale(sdk, job)
+        result = await run_job(sdk, job)
     finally:
         await sdk.close()
     print(json.dumps(result))
