@@ -35,17 +35,23 @@ pytest: bootstrap
 	$(RUN) pytest
 
 ## bench: every benchmark in full; bench-quick: each in its --quick mode
-bench: bootstrap
-	@for b in benchmarks/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
+## bench, bench-quick: every benchmark (peers.py and postgres_cancel.py drive the reference SDK
+## in .venv-reference; *_worker.py are their per-SDK subprocesses, not benchmarks)
+bench: bootstrap reference-env
+	@for b in benchmarks/*.py; do case $$b in *_worker.py) continue;; esac; \
+		echo "== $$b"; $(RUN) python $$b || exit 1; done
 
-bench-quick: bootstrap
-	@for b in benchmarks/*.py; do echo "== $$b"; $(RUN) python $$b --quick || exit 1; done
+bench-quick: bootstrap reference-env
+	@for b in benchmarks/*.py; do case $$b in *_worker.py) continue;; esac; \
+		echo "== $$b"; $(RUN) python $$b --quick || exit 1; done
 
 ## reference-env: the reference OMP SDK 0.5.0 (../shared/reference) in its own virtual environment,
 ## .venv-reference, for interop tests and side-by-side benchmarks. Its distribution is also named
 ## "openmem", so it never enters the project's environment. Its pyproject force-includes a
 ## datasets folder the stored copy lacks; the build copies the tree and adds that empty folder.
-REFERENCE_SRC ?= ../shared/reference/omp-sdk-0.5.0
+# From /work/main the copy is ../shared; from a worktree under /work/wt, ../../shared.
+REFERENCE_SRC ?= $(firstword $(wildcard ../shared/reference/omp-sdk-0.5.0 \
+	../../shared/reference/omp-sdk-0.5.0) ../shared/reference/omp-sdk-0.5.0)
 reference-env: .venv-reference/.built
 
 .venv-reference/.built: $(REFERENCE_SRC)/pyproject.toml
