@@ -5,7 +5,9 @@ lone add, and every sequential caller, pays nothing and behaves exactly as befor
 arrive while ``limit`` are in flight wait in a queue; when a statement finishes, everything
 queued (up to ``max_rows``) is written by one multi-row statement: one round trip, one
 commit and one WAL flush for the group instead of one each, as database drivers and Kafka
-producers batch. Every row still commits with its audit row, in the same transaction.
+producers batch. Every row still commits with its audit row, in the same transaction. A group
+the server refuses for one bad row is retried add by add; any other failure (the database
+gone, a timeout) is every add's error, never retried, as it may have committed.
 
 Measured (benchmarks/results/profile.md): at c=32 on 2 cores, a single-row add spent most of
 its loop time in ``socket.send``, where the woken backend preempts the event loop; fewer,
@@ -27,7 +29,7 @@ from typing import Any
 
 import asyncpg
 
-from openmem.errors import ProviderUnavailableError
+from openmem.errors import ConflictError, InvalidRequestError, ProviderUnavailableError
 from openmem_postgres.runner import PROVIDER
 
 __all__ = ["AddGroups", "QueuedAdd"]
@@ -98,9 +100,11 @@ class AddGroups:
             else:
                 try:
                     outcomes = list(await self._write_group([q.args for q in group]))
-                except Exception:
+                except (InvalidRequestError, ConflictError):
                     # One bad row fails the whole statement: retry add by add, so each
-                    # caller gets its own outcome and the good adds still land.
+                    # caller gets its own outcome and the good adds still land. Only for
+                    # errors the server raised before committing anything: after a lost
+                    # connection the group may have committed, and a retry would duplicate.
                     outcomes = [await self._outcome(q) for q in group]
         except BaseException as exc:
             _settle(group, [exc] * len(group))

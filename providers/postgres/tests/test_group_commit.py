@@ -9,7 +9,7 @@ import pytest
 from openmem_postgres import PostgresProvider
 from openmem_postgres.runner import Connection
 
-from openmem.errors import InvalidRequestError
+from openmem.errors import InvalidRequestError, ProviderUnavailableError
 from openmem.models import AuditQuery, ListQuery, MemoryInput
 from openmem.provider import Caller
 
@@ -119,3 +119,31 @@ async def test_cancelled_queued_adds_are_never_written_and_nothing_is_half_writt
         )
 
     assert await provider.runner.run(orphans) == 0
+
+
+async def test_a_group_lost_with_the_database_is_every_adds_error_and_never_retried(
+    provider: PostgresProvider, caller: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original_fetch, original_fetchrow = provider.runner.fetch, provider.runner.fetchrow
+    single_adds: list[str] = []
+
+    async def lost(sql: str, *args: Any) -> Any:
+        if sql == provider.statements.add_group:
+            raise ProviderUnavailableError("the database is unavailable", provider="postgres")
+        return await original_fetch(sql, *args)
+
+    async def counting(sql: str, *args: Any) -> Any:
+        single_adds.append(args[14])
+        return await original_fetchrow(sql, *args)
+
+    monkeypatch.setattr(provider.runner, "fetch", lost)
+    monkeypatch.setattr(provider.runner, "fetchrow", counting)
+    items = [MemoryInput(content=f"fact {i}", user_id="alice") for i in range(12)]
+    outcomes = await asyncio.gather(
+        *(provider.add(caller, item) for item in items), return_exceptions=True
+    )
+    limit = provider.options.add_statements_in_flight
+    grouped = [o for o in outcomes if isinstance(o, ProviderUnavailableError)]
+    assert len(grouped) >= 12 - 2 * limit
+    # Only the adds that found a free slot ran alone; none of the lost group was retried.
+    assert len(single_adds) == 12 - len(grouped)
