@@ -6,30 +6,44 @@ extensions and fields of newer protocol versions round-trip. Requests (``MemoryI
 ``MemoryPatch`` and the query models) are frozen too but accept only ``x-`` extensions:
 anything else is a typo, and a typo is an ``InvalidRequestError`` naming the field.
 
-Field names and shapes follow OMP 0.1; ``agent_id``, ``session_id`` and ``metadata`` are
+Field-level rules (identifiers, tags, scopes, JSON metadata) are ``openmem.fields``. Field
+names and shapes follow OMP 0.1; ``agent_id``, ``session_id`` and ``metadata`` are
 openmem additions (see ``spec/omp.md``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ulid import ULID
 
 from openmem.errors import InvalidRequestError
-from openmem.scopes import validate_scope, validate_scope_filter
+from openmem.fields import (
+    MAX_CURSOR_LENGTH,
+    MAX_TAGS,
+    Confidence,
+    Content,
+    Metadata,
+    QueryText,
+    Scope,
+    ScopeFilter,
+    Tags,
+    Text,
+    UTCDateTime,
+    check_content_length,
+    check_json,
+    invalid_request_from,
+    validate_identifier,
+)
+from openmem.fields import (
+    MAX_TAG_LENGTH as MAX_TAG_LENGTH,  # re-exported: the server validates tags by it
+)
+from openmem.fields import (
+    Identifier as Identifier,  # re-exported: the server's wire shapes use it
+)
 
 __all__ = [
     "DEFAULT_MAX_CONTENT_LENGTH",
@@ -72,97 +86,10 @@ SearchMode = Literal["semantic", "keyword", "hybrid"]
 MemoryStatus = Literal["queued", "indexing", "done", "failed"]
 JSONScalar = str | int | float | bool | None
 
-MAX_ID_LENGTH = 256
-MAX_TAGS = 64
-MAX_TAG_LENGTH = 128
-MAX_QUERY_LENGTH = 8_000
-MAX_CURSOR_LENGTH = 512
-
 
 def new_memory_id() -> str:
     """A new memory id: ``mem_`` and a ULID, so ids sort by creation time."""
     return f"mem_{ULID()}"
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL bytes")
-    return value
-
-
-def _identifier(value: str) -> str:
-    _no_nul(value)
-    if not value.strip():
-        raise ValueError("must not be empty")
-    if len(value) > MAX_ID_LENGTH:
-        raise ValueError(f"must be at most {MAX_ID_LENGTH} characters")
-    return value
-
-
-def _tag(value: str) -> str:
-    _no_nul(value)
-    if not value.strip():
-        raise ValueError("tags must not be empty strings")
-    if len(value) > MAX_TAG_LENGTH:
-        raise ValueError(f"tags must be at most {MAX_TAG_LENGTH} characters")
-    return value
-
-
-def _utc(value: datetime) -> datetime:
-    # Naive datetimes are taken as UTC rather than refused: that is what every caller means.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _content(value: str) -> str:
-    _no_nul(value)
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-def _scope(value: str) -> str:
-    validate_scope(value)
-    return value
-
-
-def _scope_filter(value: str) -> str:
-    validate_scope_filter(value)
-    return value
-
-
-def _metadata(value: dict[str, Any]) -> dict[str, Any]:
-    _check_json(value, "metadata")
-    return value
-
-
-def _check_json(value: Any, where: str, depth: int = 0) -> None:
-    if depth > 16:
-        raise ValueError(f"{where} nests too deeply")
-    if isinstance(value, str):
-        _no_nul(value)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where} must not hold NaN or infinity")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str) or not key or "\x00" in key:
-                raise ValueError(f"{where} keys must be non-empty strings without NUL")
-            _check_json(item, f"{where}.{key}", depth + 1)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _check_json(item, where, depth + 1)
-    elif value is not None and not isinstance(value, bool | int | float):
-        raise ValueError(f"{where} must be JSON (got {type(value).__name__})")
-
-
-Identifier = Annotated[str, AfterValidator(_identifier)]
-Content = Annotated[str, AfterValidator(_content)]
-Tag = Annotated[str, AfterValidator(_tag)]
-Scope = Annotated[str, AfterValidator(_scope)]
-ScopeFilter = Annotated[str, AfterValidator(_scope_filter)]
-UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
-Confidence = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
-Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 
 
 class _Record(BaseModel):
@@ -186,7 +113,7 @@ class _Request(BaseModel):
         for key, value in (self.model_extra or {}).items():
             if not key.startswith("x-") or len(key) < 3:
                 raise ValueError(f"unknown field {key!r}; extensions must be named 'x-<provider>'")
-            _check_json(value, key)
+            check_json(value, key)
         return self
 
     @property
@@ -200,9 +127,9 @@ class MemorySource(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    app: Annotated[str, AfterValidator(_no_nul)] | None = None
+    app: Text | None = None
     type: Literal["extracted", "explicit", "imported"] | None = None
-    ref: Annotated[str, AfterValidator(_no_nul)] | None = None
+    ref: Text | None = None
 
 
 class MemoryRecord(_Record):
@@ -379,7 +306,7 @@ class MemoryPatch(_Request):
     @classmethod
     def _metadata_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
-            _check_json(value, "metadata")
+            check_json(value, "metadata")
         return value
 
     def changes(self) -> dict[str, Any]:
@@ -446,7 +373,7 @@ class SearchQuery(_Request):
     not-yet-valid and superseded memories are left out unless ``include_inactive``.
     """
 
-    query: Annotated[str, AfterValidator(_content), Field(max_length=MAX_QUERY_LENGTH)]
+    query: QueryText
     scope: ScopeFilter | None = None
     tags: Tags = Field(default_factory=list)
     filters: dict[str, JSONScalar] = Field(default_factory=dict)
@@ -458,14 +385,14 @@ class SearchQuery(_Request):
     @field_validator("filters")
     @classmethod
     def _filters_json(cls, value: dict[str, JSONScalar]) -> dict[str, JSONScalar]:
-        _check_json(value, "filters")
+        check_json(value, "filters")
         return value
 
 
 class ContextQuery(_Request):
     """Arguments of ``context``: the best memories for ``query`` within ``token_budget``."""
 
-    query: Annotated[str, AfterValidator(_content), Field(max_length=MAX_QUERY_LENGTH)]
+    query: QueryText
     scope: ScopeFilter | None = None
     tags: Tags = Field(default_factory=list)
     token_budget: Annotated[int, Field(ge=0, le=100_000)] = 500
@@ -475,37 +402,7 @@ class ContextQuery(_Request):
 class AuditQuery(_Request):
     """Arguments of ``audit``: newest entries first."""
 
-    app: Annotated[str, AfterValidator(_no_nul)] | None = None
+    app: Text | None = None
     action: AuditAction | None = None
     since: UTCDateTime | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
-
-
-def validate_identifier(value: object, field: str) -> str:
-    """Check a user id, memory id or similar: a non-empty string without NUL, <= 256 chars."""
-    if not isinstance(value, str):
-        raise InvalidRequestError(f"{field} must be a string", field=field)
-    try:
-        return _identifier(value)
-    except ValueError as exc:
-        raise InvalidRequestError(f"{field}: {exc}", field=field) from None
-
-
-def check_content_length(content: str, limit: int, *, field: str = "content") -> None:
-    """Raise ``InvalidRequestError`` when ``content`` is longer than ``limit`` characters."""
-    if len(content) > limit:
-        raise InvalidRequestError(
-            f"{field} is {len(content)} characters; the limit is {limit}", field=field
-        )
-
-
-def invalid_request_from(exc: ValidationError) -> InvalidRequestError:
-    """Turn a pydantic ``ValidationError`` into an ``InvalidRequestError`` naming the field."""
-    first = exc.errors(include_url=False)[0]
-    loc = [str(part) for part in first.get("loc", ()) if part != "__root__"]
-    field = ".".join(loc) or None
-    message = str(first.get("msg", "invalid value"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    where = f"{field}: " if field else ""
-    return InvalidRequestError(f"{where}{message}", field=field)

@@ -16,6 +16,7 @@ from mem0.embeddings.base import EmbeddingBase
 
 from openmem.embedders import Embedder
 from openmem.translation import embed_blocking
+from openmem.translation.backend import MemoryObjectBackend
 from openmem_mem0._backend import RawMemory
 from openmem_mem0._options import Mem0Options
 
@@ -51,9 +52,10 @@ class OpenmemEmbedding(EmbeddingBase):  # type: ignore[misc]
         return embed_blocking(self._embedder, self._loop, texts)
 
 
-class Mem0OSSBackend:
+class Mem0OSSBackend(MemoryObjectBackend):
     """``mem0.Memory`` on an embedded qdrant/faiss directory or on pgvector."""
 
+    sdk = "mem0"
     async_ingestion = False
 
     def __init__(
@@ -123,20 +125,7 @@ class Mem0OSSBackend:
         if pool is not None:
             pool.close()
 
-    @property
-    def memory(self) -> Any:
-        """The ``mem0.Memory`` (for tests and advanced use)."""
-        if self._memory is None:
-            raise RuntimeError("the mem0 backend is not open")
-        return self._memory
-
     # -- verbs -------------------------------------------------------------------------
-
-    def create(
-        self, user: str, content: str, metadata: dict[str, Any], infer: bool
-    ) -> list[RawMemory]:
-        result = self.memory.add(content, user_id=user, metadata=metadata, infer=infer)
-        return list(result.get("results", []))
 
     def get(self, memory_id: str) -> RawMemory | None:
         raw: RawMemory | None = self.memory.get(memory_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from openmem.embedders import Embedder
 from openmem.translation import embed_blocking
+from openmem.translation.backend import MemoryObjectBackend
 from openmem_powermem._options import PowermemOptions
 
 __all__ = ["PowermemBackend", "RawMemory", "is_powermem_id"]
@@ -23,8 +24,10 @@ def is_powermem_id(value: str) -> bool:
     return value.isascii() and value.isdigit() and len(value) <= 20 and int(value) < 2**64
 
 
-class PowermemBackend:
+class PowermemBackend(MemoryObjectBackend):
     """A ``powermem.Memory`` whose embedder is openmem's. Every method blocks."""
+
+    sdk = "powermem"
 
     def __init__(
         self, options: PowermemOptions, embedder: Embedder, loop: asyncio.AbstractEventLoop
@@ -80,19 +83,6 @@ class PowermemBackend:
         store = getattr(getattr(memory, "storage", None), "vector_store", None)
         if store is not None and hasattr(store, "close"):
             store.close()
-
-    @property
-    def memory(self) -> Any:
-        """The ``powermem.Memory``."""
-        if self._memory is None:
-            raise RuntimeError("the powermem backend is not open")
-        return self._memory
-
-    def create(
-        self, user: str, content: str, metadata: dict[str, Any], infer: bool
-    ) -> list[RawMemory]:
-        result = self.memory.add(content, user_id=user, metadata=metadata, infer=infer)
-        return list(result.get("results", []))
 
     def get(self, memory_id: int, user: str) -> RawMemory | None:
         # Always scoped: without user_id powermem answers for any user.

@@ -1,0 +1,161 @@
+"""Field rules of the wire models: identifiers, tags, scopes, content, times, JSON metadata.
+
+The annotated types here (``Identifier``, ``Tags``, ``Metadata``, ...) carry the validation
+every model in ``openmem.models`` shares; the functions at the end apply the same rules to
+bare values (``validate_identifier``) and turn pydantic's errors into ``InvalidRequestError``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, ValidationError
+
+from openmem.errors import InvalidRequestError
+from openmem.scopes import validate_scope, validate_scope_filter
+
+__all__ = [
+    "MAX_CURSOR_LENGTH",
+    "MAX_ID_LENGTH",
+    "MAX_QUERY_LENGTH",
+    "MAX_TAGS",
+    "MAX_TAG_LENGTH",
+    "Confidence",
+    "Content",
+    "Identifier",
+    "Metadata",
+    "QueryText",
+    "Scope",
+    "ScopeFilter",
+    "Tag",
+    "Tags",
+    "Text",
+    "UTCDateTime",
+    "check_content_length",
+    "check_json",
+    "invalid_request_from",
+    "validate_identifier",
+]
+
+MAX_ID_LENGTH = 256
+MAX_TAGS = 64
+MAX_TAG_LENGTH = 128
+MAX_QUERY_LENGTH = 8_000
+MAX_CURSOR_LENGTH = 512
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    return value
+
+
+def _identifier(value: str) -> str:
+    _no_nul(value)
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"must be at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _tag(value: str) -> str:
+    _no_nul(value)
+    if not value.strip():
+        raise ValueError("tags must not be empty strings")
+    if len(value) > MAX_TAG_LENGTH:
+        raise ValueError(f"tags must be at most {MAX_TAG_LENGTH} characters")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    # Naive datetimes are taken as UTC rather than refused: that is what every caller means.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _content(value: str) -> str:
+    _no_nul(value)
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _scope(value: str) -> str:
+    validate_scope(value)
+    return value
+
+
+def _scope_filter(value: str) -> str:
+    validate_scope_filter(value)
+    return value
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    check_json(value, "metadata")
+    return value
+
+
+def check_json(value: Any, where: str, depth: int = 0) -> None:
+    """Raise ``ValueError`` unless ``value`` is plain JSON: no NUL, NaN, odd keys or types."""
+    if depth > 16:
+        raise ValueError(f"{where} nests too deeply")
+    if isinstance(value, str):
+        _no_nul(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} must not hold NaN or infinity")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or "\x00" in key:
+                raise ValueError(f"{where} keys must be non-empty strings without NUL")
+            check_json(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_json(item, where, depth + 1)
+    elif value is not None and not isinstance(value, bool | int | float):
+        raise ValueError(f"{where} must be JSON (got {type(value).__name__})")
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+Content = Annotated[str, AfterValidator(_content)]
+Tag = Annotated[str, AfterValidator(_tag)]
+Scope = Annotated[str, AfterValidator(_scope)]
+ScopeFilter = Annotated[str, AfterValidator(_scope_filter)]
+UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
+Confidence = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
+Text = Annotated[str, AfterValidator(_no_nul)]
+QueryText = Annotated[str, AfterValidator(_content), Field(max_length=MAX_QUERY_LENGTH)]
+
+
+def validate_identifier(value: object, field: str) -> str:
+    """Check a user id, memory id or similar: a non-empty string without NUL, <= 256 chars."""
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{field} must be a string", field=field)
+    try:
+        return _identifier(value)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{field}: {exc}", field=field) from None
+
+
+def check_content_length(content: str, limit: int, *, field: str = "content") -> None:
+    """Raise ``InvalidRequestError`` when ``content`` is longer than ``limit`` characters."""
+    if len(content) > limit:
+        raise InvalidRequestError(
+            f"{field} is {len(content)} characters; the limit is {limit}", field=field
+        )
+
+
+def invalid_request_from(exc: ValidationError) -> InvalidRequestError:
+    """Turn a pydantic ``ValidationError`` into an ``InvalidRequestError`` naming the field."""
+    first = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in first.get("loc", ()) if part != "__root__"]
+    field = ".".join(loc) or None
+    message = str(first.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    where = f"{field}: " if field else ""
+    return InvalidRequestError(f"{where}{message}", field=field)
