@@ -21,6 +21,7 @@ and the passthrough client translate through that table, so the wire cannot drif
         ├── ProviderUnavailableError provider_unavailable    503  provider_error   retryable
         ├── ProviderSaturatedError   provider_saturated      503  provider_error   retryable
         ├── IngestionTimeoutError    ingestion_timeout       504  provider_error   retryable
+        ├── InvalidResponseError     invalid_response        502  provider_error
         └── InternalError            internal_error          500  provider_error
 
 Misuse errors: the program used the SDK wrongly. They are ``RuntimeError`` / ``ValueError``
@@ -56,6 +57,7 @@ __all__ = [
     "IngestionTimeoutError",
     "InternalError",
     "InvalidRequestError",
+    "InvalidResponseError",
     "MethodNotAllowedError",
     "NotFoundError",
     "OMPError",
@@ -240,6 +242,12 @@ class IngestionTimeoutError(ProviderError):
     code = "ingestion_timeout"
 
 
+class InvalidResponseError(ProviderError):
+    """A backend (an LLM) answered, but not in the shape asked for, even after a repair."""
+
+    code = "invalid_response"
+
+
 class InternalError(ProviderError):
     """An unexpected failure inside openmem itself."""
 
@@ -267,6 +275,7 @@ ERROR_TABLE: Mapping[str, ErrorSpec] = {
         _row(ProviderUnavailableError, "provider_error", 503, True),
         _row(ProviderSaturatedError, "provider_error", 503, True),
         _row(IngestionTimeoutError, "provider_error", 504, True),
+        _row(InvalidResponseError, "provider_error", 502, False),
         _row(InternalError, "provider_error", 500, False),
     )
 }

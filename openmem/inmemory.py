@@ -41,6 +41,7 @@ from openmem.models import (
     SearchQuery,
     new_memory_id,
 )
+from openmem.llm.decisions import INFER_METADATA_KEY, Decision
 from openmem.provider import Caller, Provider
 
 __all__ = ["InMemoryOptions", "InMemoryProvider"]
@@ -101,6 +102,7 @@ class InMemoryProvider(Provider[InMemoryOptions]):
                 batch_add=True,
                 forget_user=True,
                 cancellation="native",
+                infer="pipeline",
             ),
         )
 
@@ -135,6 +137,64 @@ class InMemoryProvider(Provider[InMemoryOptions]):
             self._log(caller, "add", memory_id=record.id, scope=record.scope)
             records.append(record)
         return records
+
+    async def apply_decisions(
+        self, caller: Caller, decisions: Sequence[Decision]
+    ) -> builtins.list[MemoryRecord]:
+        """Apply the infer pipeline's decisions; all land between two awaits, or none."""
+        texts = [d.memory.content if d.memory is not None else d.content for d in decisions]
+        wanted = [t for t in texts if t is not None]
+        vectors = iter(await self._embedder.embed(wanted) if wanted else [])
+        # No await from here on: every check comes before the first change.
+        for decision in decisions:
+            target = decision.target
+            current = self._space(caller).memories.get(target.id) if target else None
+            if target is not None and (current is None or current.record != target):
+                raise ConflictError(
+                    f"memory {target.id} changed while its conversation was inferred; retry",
+                    provider=self.name,
+                )
+        space = self._space(caller)
+        now = datetime.now(UTC)
+        written: builtins.list[MemoryRecord] = []
+        for decision, text in zip(decisions, texts, strict=True):
+            target, item = decision.target, decision.memory
+            vector = next(vectors) if text is not None else None
+            if decision.event == "UPDATE" and target is not None and vector is not None:
+                metadata = {
+                    **target.metadata,
+                    INFER_METADATA_KEY: decision.provenance.as_metadata(),
+                }
+                updated = MemoryPatch(content=decision.content, metadata=metadata).apply_to(
+                    target, now=now
+                )
+                space.memories[target.id] = _Stored(updated, vector, _terms(updated.content))
+                self._log_decision(caller, "update", updated, decision)
+                written.append(updated)
+            elif decision.event == "DELETE" and target is not None:
+                retired = MemoryPatch(valid_to=now).apply_to(target, now=now)
+                stored = space.memories[target.id]
+                space.memories[target.id] = _Stored(retired, stored.vector, stored.terms)
+                self._log_decision(caller, "update", retired, decision)
+            if item is not None and vector is not None:
+                record = self._new_record(caller, item)
+                space.memories[record.id] = _Stored(record, vector, _terms(record.content))
+                self._log_decision(caller, "add", record, decision)
+                written.append(record)
+            elif decision.event == "NONE" and target is not None:
+                self._log_decision(caller, "add", target, decision)
+        return written
+
+    def _log_decision(
+        self, caller: Caller, action: AuditAction, record: MemoryRecord, decision: Decision
+    ) -> None:
+        self._log(
+            caller,
+            action,
+            memory_id=record.id,
+            scope=record.scope,
+            details=decision.audit_details(),
+        )
 
     def _new_record(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
         now = datetime.now(UTC)

@@ -228,6 +228,10 @@ class CapabilityFeatures(_Record):
     cancellation: Literal["native", "thread", "none"] = "native"
     """``native``: the backend call itself is cancelled. ``thread``: the caller is released at
     once and the worker thread runs on, its result dropped. ``none``: not cancellable."""
+    infer: Literal["none", "pipeline", "backend"] = "none"
+    """``add(messages=..., infer=True)``: ``pipeline`` runs openmem's infer pipeline with the
+    configured chat model (``openmem.llm``); ``backend`` hands the conversation to the
+    backend's own inference (its behaviour, its LLM configuration); ``none``: not offered."""
 
 
 class CapabilityLimits(_Record):

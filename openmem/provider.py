@@ -39,7 +39,7 @@ import abc
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -59,6 +59,9 @@ from openmem.models import (
     SearchHit,
     SearchQuery,
 )
+
+if TYPE_CHECKING:
+    from openmem.llm.decisions import Decision
 
 __all__ = ["Caller", "Provider", "ProviderOptions"]
 
@@ -175,6 +178,17 @@ class Provider(abc.ABC, Generic[OptionsT]):
     ) -> builtins.list[MemoryRecord]:
         """Store several memories; by default one ``add`` after another (``batch_add``)."""
         return [await self.add(caller, item) for item in items]
+
+    async def apply_decisions(
+        self, caller: Caller, decisions: Sequence[Decision]
+    ) -> builtins.list[MemoryRecord]:
+        """Apply the infer pipeline's decisions all at once, or none (``features.infer``).
+
+        Declare ``infer="pipeline"`` only when this is implemented: see
+        ``openmem.llm.decisions`` for what each decision writes and audits. Returns the
+        memories added or updated, in decision order.
+        """
+        raise UnsupportedCapabilityError("infer is not supported", provider=self.name)
 
     async def forget_user(self, caller: Caller) -> int:
         """Delete every memory of ``caller.user_id``; returns how many (``forget_user``)."""
