@@ -22,6 +22,7 @@ from ulid import ULID
 from openmem.context import pack_context
 from openmem.embedders import EmbedderOptions
 from openmem.errors import ConflictError, NotFoundError
+from openmem.llm.decisions import INFER_METADATA_KEY, Decision
 from openmem.matching import matches_search, page_of
 from openmem.models import (
     VERBS,
@@ -41,7 +42,6 @@ from openmem.models import (
     SearchQuery,
     new_memory_id,
 )
-from openmem.llm.decisions import INFER_METADATA_KEY, Decision
 from openmem.provider import Caller, Provider
 
 __all__ = ["InMemoryOptions", "InMemoryProvider"]

@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self, overload
 
 from openmem.arguments import (
     UNSET,
@@ -30,6 +30,7 @@ from openmem.arguments import (
 )
 from openmem.binding import ProviderBinding
 from openmem.config import load_config_file, memory_setup, read_dotenv
+from openmem.errors import InvalidRequestError
 from openmem.gate import (
     require_add,
     require_batch,
@@ -59,6 +60,11 @@ from openmem.models import (
 )
 from openmem.provider import Caller, Provider
 
+if TYPE_CHECKING:
+    from openmem.llm.client import ChatMessage
+    from openmem.llm.conversation import LLMArg
+    from openmem.llm.pipeline import InferencePipeline
+
 __all__ = ["UNSET", "AsyncMemory", "Unset"]
 
 
@@ -83,6 +89,7 @@ class AsyncMemory:
         app: str | None = None,
         base_url: str | None = None,
         max_content_length: int | None = None,
+        llm: LLMArg = None,
         **options: Any,
     ) -> None:
         self._init_from(
@@ -92,6 +99,7 @@ class AsyncMemory:
                 "app": app,
                 "base_url": base_url,
                 "max_content_length": max_content_length,
+                "llm": llm,
                 **options,
             },
             file=None,
@@ -105,6 +113,10 @@ class AsyncMemory:
         file: Mapping[str, Any] | None,
         env: Mapping[str, str],
     ) -> None:
+        from openmem.llm.conversation import as_pipeline
+
+        # The chat model of add(messages=..., infer=True): an object, not a provider option.
+        self._inference: InferencePipeline | None = as_pipeline(kwargs.pop("llm", None))
         setup = memory_setup(kwargs, file=file, env=env)
         self._provider: Provider[Any] = setup.provider
         self._namespace = setup.namespace
@@ -187,6 +199,7 @@ class AsyncMemory:
         """What the provider declares (cached after the first call)."""
         return await self._binding.ready()
 
+    @overload
     async def add(
         self,
         /,
@@ -205,18 +218,83 @@ class AsyncMemory:
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         **x_extensions: Any,
-    ) -> MemoryRecord:
-        """Store a memory for ``user_id`` and return it.
+    ) -> MemoryRecord: ...
+
+    @overload
+    async def add(
+        self,
+        /,
+        content: None = None,
+        *,
+        messages: Sequence[Mapping[str, str] | ChatMessage],
+        infer: bool = False,
+        user_id: str,
+        scope: str | None = None,
+        tags: Sequence[str] | None = None,
+        source: SourceArg = None,
+        confidence: float | None = None,
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+        supersedes: Sequence[str] | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        **x_extensions: Any,
+    ) -> builtins.list[MemoryRecord]: ...
+
+    async def add(
+        self,
+        /,
+        content: str | None = None,
+        *,
+        messages: Sequence[Mapping[str, str] | ChatMessage] | None = None,
+        infer: bool = False,
+        user_id: str,
+        scope: str | None = None,
+        tags: Sequence[str] | None = None,
+        source: SourceArg = None,
+        confidence: float | None = None,
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+        supersedes: Sequence[str] | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        **x_extensions: Any,
+    ) -> MemoryRecord | builtins.list[MemoryRecord]:
+        """Store a memory for ``user_id`` and return it; or a conversation, see below.
 
         ``x_<provider>=...`` keywords become ``x-<provider>`` extension fields. With
         ``idempotency_key``, repeating the call returns the first record instead of a copy.
 
         >>> await mem.add("prefers dark mode", user_id="u1", scope="ui", tags=["pref"])
+
+        With ``messages=[{"role": "user", "content": ...}, ...]`` instead of ``content`` it
+        returns a list: with ``infer=False`` each user message stored as is; with
+        ``infer=True`` the facts a chat model extracted, deduplicated against the user's
+        memories and reconciled with them (ADD / UPDATE / supersede / NONE, each decision
+        audited with its reason); see ``openmem.llm``. The other fields apply to every memory.
+
+        >>> await mem.add(messages=[{"role": "user", "content": "I moved to Porto"}],
+        ...               user_id="u1", infer=True)
         """
         self._binding.enter()
+        if (content is None) == (messages is None):
+            raise InvalidRequestError(
+                "pass either content or messages", field="content" if content else "messages"
+            )
+        if infer and messages is None:
+            raise InvalidRequestError("infer=True needs messages", field="infer")
+        conversation = None
+        if messages is not None:
+            from openmem.llm.conversation import parse_messages
+
+            conversation = parse_messages(messages)
         item = build_request(
             MemoryInput,
-            content=content,
+            content=content if content is not None else "(conversation)",
             user_id=user_id,
             scope=scope,
             tags=tags,
@@ -231,7 +309,21 @@ class AsyncMemory:
             idempotency_key=idempotency_key,
             **extension_fields("add", x_extensions),
         )
-        require_add(await self._binding.ready(), item, max_content_length=self._max_content_length)
+        capabilities = await self._binding.ready()
+        if conversation is not None:
+            from openmem.llm.conversation import add_conversation
+
+            return await add_conversation(
+                self._provider,
+                self._caller(user_id),
+                capabilities,
+                conversation,
+                template=item,
+                infer=infer,
+                pipeline=self._inference,
+                max_content_length=self._max_content_length,
+            )
+        require_add(capabilities, item, max_content_length=self._max_content_length)
         return await self._provider.add(self._caller(user_id), item)
 
     async def add_many(

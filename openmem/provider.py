@@ -61,6 +61,7 @@ from openmem.models import (
 )
 
 if TYPE_CHECKING:
+    from openmem.llm.client import ChatMessage
     from openmem.llm.decisions import Decision
 
 __all__ = ["Caller", "Provider", "ProviderOptions"]
@@ -187,6 +188,16 @@ class Provider(abc.ABC, Generic[OptionsT]):
         Declare ``infer="pipeline"`` only when this is implemented: see
         ``openmem.llm.decisions`` for what each decision writes and audits. Returns the
         memories added or updated, in decision order.
+        """
+        raise UnsupportedCapabilityError("infer is not supported", provider=self.name)
+
+    async def infer_messages(
+        self, caller: Caller, messages: Sequence[ChatMessage], template: MemoryInput
+    ) -> builtins.list[MemoryRecord]:
+        """The backend's own inference over a conversation (``features.infer == "backend"``).
+
+        ``template`` carries the ``add`` fields (scope, tags, metadata, ...); its ``content``
+        is a placeholder. Returns the memories the backend added or updated.
         """
         raise UnsupportedCapabilityError("infer is not supported", provider=self.name)
 

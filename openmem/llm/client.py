@@ -233,7 +233,7 @@ def parse_reply(text: str, schema: type[ModelT]) -> ModelT:
         stripped = stripped.removeprefix("json").strip()
     try:
         data = json.loads(stripped)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InvalidResponseError(
             f"the reply is not JSON ({exc.msg} at character {exc.pos})", provider=PROVIDER
         ) from None

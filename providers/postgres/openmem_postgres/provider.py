@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from openmem.embedders import Embedder
 from openmem.errors import ProviderUnavailableError
+from openmem.llm.decisions import Decision
 from openmem.models import (
     AuditEntry,
     AuditQuery,
@@ -31,7 +32,7 @@ from openmem.models import (
     SearchQuery,
 )
 from openmem.provider import Caller, Provider
-from openmem_postgres import reads, writes
+from openmem_postgres import inference, reads, writes
 from openmem_postgres.connection import CLOSE_TIMEOUT, connect
 from openmem_postgres.embedded import EmbeddedPostgres
 from openmem_postgres.options import PostgresOptions
@@ -176,6 +177,7 @@ class PostgresProvider(Provider[PostgresOptions]):
                 batch_add=True,
                 forget_user=True,
                 cancellation="native",
+                infer="pipeline",
             ),
             limits=CapabilityLimits(
                 max_search_results=100, max_list_limit=500, max_batch_size=opts.max_batch_size
@@ -201,6 +203,12 @@ class PostgresProvider(Provider[PostgresOptions]):
     async def delete(self, caller: Caller, memory_id: str) -> None:
         """Delete the memory and write its audit row in one statement."""
         await writes.delete(self.store, caller, memory_id)
+
+    async def apply_decisions(
+        self, caller: Caller, decisions: Sequence[Decision]
+    ) -> builtins.list[MemoryRecord]:
+        """The infer pipeline's decisions in one transaction (``openmem_postgres.inference``)."""
+        return await inference.apply_decisions(self.store, caller, decisions)
 
     async def forget_user(self, caller: Caller) -> int:
         """Delete every memory of the caller's user; the audit log keeps a count."""
