@@ -49,7 +49,8 @@ class Check:
     tier: Tier
     func: CheckFunction
     requires: tuple[str, ...] = ()
-    """``verb:<verb>``, ``feature:<flag>`` or ``cancellation:<native|thread>``."""
+    """``verb:<verb>``, ``feature:<flag>``, ``cancellation:<native|thread>`` or
+    ``infer:<pipeline|backend>``."""
     timeout: float = 60.0
     """Seconds the whole check may take; past that it fails as hung."""
     doc: str = field(default="", compare=False)
@@ -70,6 +71,8 @@ class Check:
                 ok = getattr(capabilities.features, name, False) is True
             elif kind == "cancellation":
                 ok = capabilities.features.cancellation == name
+            elif kind == "infer":
+                ok = capabilities.features.infer == name
             else:  # pragma: no cover - a typo in this package
                 raise ValueError(f"unknown requirement {requirement!r}")
             if not ok:

@@ -12,6 +12,7 @@ MODULES = (
     "lifecycle",
     "model",
     "optional",
+    "infer",
     "robustness",
     "cancel_timing",
     "cancel_sweep",
