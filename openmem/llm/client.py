@@ -22,10 +22,10 @@ import email.utils
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from openmem.errors import (
     InvalidResponseError,
@@ -44,13 +44,19 @@ MAX_RETRY_AFTER = 30.0
 """Seconds: a longer ``Retry-After`` is not waited for; the error is raised instead."""
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    return value
+
+
 class ChatMessage(BaseModel):
     """One message of a conversation, as chat-completions APIs take it."""
 
     model_config = ConfigDict(frozen=True)
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: str
+    content: Annotated[str, Field(min_length=1), AfterValidator(_no_nul)]
 
 
 class LLMOptions(BaseModel):

@@ -13,6 +13,7 @@ from openmem.errors import (
     ProviderUnavailableError,
     UnsupportedCapabilityError,
 )
+from openmem.llm.client import ChatMessage
 from openmem.models import (
     AuditEntry,
     AuditQuery,
@@ -102,6 +103,9 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             if extension not in self._extensions:
                 features[feature] = False
         features["cancellation"] = "native"
+        # The server infers with its own chat model: for this client that is the backend's.
+        infers = features.get("infer", "none") != "none" and "memories:messages" in self._extensions
+        features["infer"] = "backend" if infers else "none"
         data = remote.model_dump(by_alias=True)
         data["features"] = features
         self._capabilities = Capabilities.model_validate(data)
@@ -130,6 +134,26 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             idempotent=key is not None,
         )
         return read(MemoryRecord, read_json(response))
+
+    async def infer_messages(
+        self, caller: Caller, messages: Sequence[ChatMessage], template: MemoryInput
+    ) -> builtins.list[MemoryRecord]:
+        """``POST /memories`` with ``messages`` and ``infer: true``: the server's inference."""
+        body = template.model_dump(mode="json", exclude_none=True, by_alias=True)
+        body.pop("content", None)
+        body.pop("idempotency_key", None)
+        body["messages"] = [m.model_dump() for m in messages]
+        body["infer"] = True
+        response = await self._exchange.send(
+            "POST", "/memories", verb="add", caller=caller, json=body, idempotent=False
+        )
+        payload = read_json(response)
+        raw = payload.get("items") if isinstance(payload, Mapping) else None
+        if not isinstance(raw, builtins.list):
+            raise ProviderError(
+                "malformed conversation answer from the OMP server", provider=self.name
+            )
+        return [read(MemoryRecord, record) for record in raw]
 
     async def add_many(
         self, caller: Caller, items: Sequence[MemoryInput]

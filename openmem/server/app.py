@@ -24,6 +24,9 @@ from starlette.responses import Response
 from openmem.config import resolve_config
 from openmem.distribution import DISTRIBUTION
 from openmem.errors import ConfigurationError, OMPError, ProviderUnavailableError
+from openmem.llm.client import ChatClient
+from openmem.llm.conversation import LLMArg, as_pipeline
+from openmem.llm.pipeline import InferencePipeline
 from openmem.models import Capabilities
 from openmem.provider import Provider
 from openmem.server.envelope import answer_error, install_error_handlers
@@ -49,15 +52,23 @@ SERVER_EXTENSIONS = (
     "users:forget",
     "idempotency-key",
     "namespace-header",
+    "memories:messages",
 )
 """The wire extensions this server offers beyond OMP 0.1 (declared in ``x-openmem``)."""
 
 _log = logging.getLogger("openmem.server")
 
 
-def served_capabilities(provider_caps: Capabilities, *, auth: bool) -> Capabilities:
-    """The provider's capabilities plus the ``x-openmem`` declaration of this server."""
+def served_capabilities(
+    provider_caps: Capabilities, *, auth: bool, inference: bool = False
+) -> Capabilities:
+    """The provider's capabilities plus the ``x-openmem`` declaration of this server.
+
+    ``infer: pipeline`` is declared only when the server has a chat model (``inference``).
+    """
     data = provider_caps.model_dump(mode="json", by_alias=True)
+    if data["features"].get("infer") == "pipeline" and not inference:
+        data["features"]["infer"] = "none"
     data["x-openmem"] = {
         "server": version(DISTRIBUTION),
         "extensions": list(SERVER_EXTENSIONS),
@@ -73,12 +84,14 @@ def create_app(
     provider_options: Mapping[str, Any] | None = None,
     config_file: Path | None = None,
     key_store: KeyStore | None = None,
+    llm: LLMArg = None,
 ) -> FastAPI:
     """The OMP server app for one provider.
 
     ``provider`` is an instance to serve (opened and closed by the app); without it the
     provider is configured like the SDK: ``provider_options`` > ``config_file`` > the
     ``OPENMEM_*`` environment. No I/O happens here: the lifespan opens the provider.
+    ``llm`` is the chat model of ``infer`` (else ``settings.llm_url``/``llm_model``).
     """
     settings = settings or ServerSettings()
     if provider is None:
@@ -91,7 +104,10 @@ def create_app(
         provider=provider,
         key_store=key_store if settings.auth else None,
         metrics=ServerMetrics(),
+        inference=as_pipeline(llm if llm is not None else settings.llm_options()),
     )
+    # A client or pipeline handed in belongs to the caller; one built from options is ours.
+    owns_llm = not isinstance(llm, ChatClient | InferencePipeline)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,13 +119,19 @@ def create_app(
         await state.provider.open()
         try:
             caps = await state.provider.capabilities()
-            state.capabilities = served_capabilities(caps, auth=state.key_store is not None)
+            state.capabilities = served_capabilities(
+                caps, auth=state.key_store is not None, inference=state.inference is not None
+            )
             _log.info("serving provider %r", caps.provider)
             yield
         finally:
             state.capabilities = None
             with anyio.CancelScope(shield=True):
-                await state.provider.close()
+                try:
+                    await state.provider.close()
+                finally:
+                    if state.inference is not None and owns_llm:
+                        await state.inference.client.aclose()
 
     app = FastAPI(
         title="Open Memory Protocol (openmem)",

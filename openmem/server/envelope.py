@@ -82,10 +82,17 @@ def answer_error(request: Request, exc: OMPError) -> Response:
     return error_response(exc, request_id_of(request))
 
 
+MEMORY_BODY_TAG = "memory-input"
+CONVERSATION_BODY_TAG = "conversation-input"
+BODY_SHAPE_TAGS = frozenset({MEMORY_BODY_TAG, CONVERSATION_BODY_TAG})
+"""Discriminator tags of request bodies with several shapes (``routes.AddBody``)."""
+
+
 def invalid_request_from_fastapi(errors: Sequence[Any]) -> InvalidRequestError:
     """An ``InvalidRequestError`` naming the first field FastAPI's validation refused."""
     first = errors[0] if errors else {}
-    loc = [str(part) for part in first.get("loc", ())]
+    # A body of several shapes (add: content or messages) puts its tag in the location.
+    loc = [str(part) for part in first.get("loc", ()) if part not in BODY_SHAPE_TAGS]
     where, field_path = (loc[0], loc[1:]) if loc else ("body", [])
     kind = str(first.get("type", ""))
     if kind == "json_invalid":

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
-from pydantic import Field, ValidationError
+from pydantic import Discriminator, Field, Tag, ValidationError
 
 from openmem import gate
 from openmem.errors import InvalidRequestError
+from openmem.llm.conversation import add_conversation
 from openmem.models import (
     MAX_TAG_LENGTH,
     AuditAction,
@@ -32,12 +33,15 @@ from openmem.models import (
     invalid_request_from,
     validate_identifier,
 )
+from openmem.server.envelope import CONVERSATION_BODY_TAG, MEMORY_BODY_TAG
 from openmem.server.state import CallDep
 from openmem.server.wire import (
     AuditEntries,
     BatchAddRequest,
     BatchAddResponse,
     ContextRequest,
+    ConversationRequest,
+    ConversationResponse,
     ForgetUserResponse,
     PatchRequest,
     SearchRequest,
@@ -117,17 +121,35 @@ def _tags(tag: list[str] | None, tags: list[str] | None) -> list[str] | None:
 # -- add -------------------------------------------------------------------------------
 
 
+def _add_body_kind(value: Any) -> str:
+    if isinstance(value, dict) and "messages" in value:
+        return CONVERSATION_BODY_TAG
+    return MEMORY_BODY_TAG
+
+
+AddBody = Annotated[
+    Annotated[MemoryInput, Tag(MEMORY_BODY_TAG)]
+    | Annotated[ConversationRequest, Tag(CONVERSATION_BODY_TAG)],
+    Discriminator(_add_body_kind),
+]
+"""An add body: a memory (``content``) or a conversation (``messages``)."""
+
+
 @router.post(
     "/memories",
     status_code=status.HTTP_201_CREATED,
-    response_model=MemoryRecord,
-    summary="Store a memory",
+    response_model=MemoryRecord | ConversationResponse,
+    summary="Store a memory, or remember a conversation",
     tags=["memories"],
 )
 async def add_memory(
-    item: MemoryInput, call: CallDep, idempotency_key: IdempotencyKey = None
-) -> MemoryRecord:
-    """Store one memory for ``user_id`` (OMP 0.1 ``add``); 201 with the stored record."""
+    item: AddBody, call: CallDep, idempotency_key: IdempotencyKey = None
+) -> MemoryRecord | ConversationResponse:
+    """Store one memory for ``user_id`` (OMP 0.1 ``add``); 201 with the stored record.
+
+    With ``messages`` instead of ``content`` (an openmem extension, ``features.infer``):
+    the memories of a conversation, ``{"items": [...]}``; see ``ConversationRequest``.
+    """
     if idempotency_key is not None:
         if item.idempotency_key not in (None, idempotency_key):
             raise InvalidRequestError(
@@ -137,6 +159,17 @@ async def add_memory(
     call.principal.require_verb("add")
     caller = call.caller(item.user_id)
     call.principal.require_write_scope(item.scope)
+    if isinstance(item, ConversationRequest):
+        items = await add_conversation(
+            call.state.provider,
+            caller,
+            call.caps,
+            item.messages,
+            template=item.to_template(),
+            infer=item.infer,
+            pipeline=call.state.inference,
+        )
+        return ConversationResponse(items=items)
     gate.require_add(call.caps, item)
     return await call.state.provider.add(caller, item)
 

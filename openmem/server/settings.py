@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from openmem.errors import ConfigurationError
+from openmem.llm.client import LLMOptions
 
 __all__ = [
     "SERVER_CONFIG_ENV",
@@ -81,11 +82,28 @@ class ServerSettings(BaseModel):
     """Seconds in-flight requests get to finish on shutdown."""
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     cors_origins: list[str] = Field(default_factory=list)
+    llm_url: str | None = None
+    """The OpenAI-compatible API root of the chat model for ``infer`` (``.../v1``)."""
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_api_version: str | None = None
+    """Azure OpenAI's ``api-version``."""
 
     @property
     def resolved_keys_path(self) -> Path:
         """Where the key store is."""
         return self.keys_path or default_data_dir() / "server" / "keys.json"
+
+    def llm_options(self) -> LLMOptions | None:
+        """The chat model's options when ``llm_url`` and ``llm_model`` are both set."""
+        if self.llm_url is None or self.llm_model is None:
+            return None
+        return LLMOptions(
+            base_url=self.llm_url,
+            model=self.llm_model,
+            api_key=self.llm_api_key,
+            api_version=self.llm_api_version,
+        )
 
     def check_exposure(self) -> None:
         """Refuse to serve without auth anywhere but loopback."""

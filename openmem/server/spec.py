@@ -62,6 +62,8 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     wire.PatchRequest,
     wire.BatchAddRequest,
     wire.BatchAddResponse,
+    wire.ConversationRequest,
+    wire.ConversationResponse,
     wire.AuditEntries,
     wire.ForgetUserResponse,
     wire.Health,

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from openmem.errors import ProviderUnavailableError
+from openmem.llm.pipeline import InferencePipeline
 from openmem.models import Capabilities, validate_identifier
 from openmem.provider import Caller, Provider
 from openmem.server.auth import Principal, authenticate
@@ -36,6 +37,8 @@ class ServerState:
     key_store: KeyStore | None
     metrics: ServerMetrics
     capabilities: Capabilities | None = None
+    inference: InferencePipeline | None = None
+    """The chat model of ``POST /memories`` with ``messages`` and ``infer: true``."""
 
     def caps(self) -> Capabilities:
         """The provider's capabilities as fetched at startup."""

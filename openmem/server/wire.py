@@ -7,11 +7,13 @@ so the OpenAPI document and the server are generated from one place.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from openmem.errors import ErrorType, InvalidRequestError
+from openmem.llm.client import ChatMessage
+from openmem.llm.conversation import MAX_MESSAGES
 from openmem.models import (
     AuditEntry,
     ContextQuery,
@@ -29,6 +31,8 @@ __all__ = [
     "BatchAddResponse",
     "BatchItem",
     "ContextRequest",
+    "ConversationRequest",
+    "ConversationResponse",
     "ErrorBody",
     "ErrorEnvelope",
     "ForgetUserResponse",
@@ -156,3 +160,30 @@ class BatchAddRequest(BaseModel):
             data["user_id"] = self.user_id
             out.append(MemoryInput.model_validate(data))
         return out
+
+
+class ConversationRequest(MemoryInput):
+    """``POST /memories`` with ``messages`` instead of ``content``: a conversation to remember.
+
+    ``infer=false`` stores each user message as is; ``infer=true`` extracts facts with the
+    server's chat model and reconciles them with the user's memories (``features.infer``).
+    The other fields apply to every memory written. The answer is ``ConversationResponse``.
+    """
+
+    content: None = None  # type: ignore[assignment]
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    infer: bool = False
+
+    def to_template(self) -> MemoryInput:
+        """The ``add`` fields every memory of the conversation gets (content a placeholder)."""
+        data: dict[str, Any] = self.model_dump(
+            exclude_unset=True, exclude={"messages", "infer", "content"}, by_alias=True
+        )
+        data["content"] = "(conversation)"
+        return MemoryInput.model_validate(data)
+
+
+class ConversationResponse(_Wrapper):
+    """The answer to a conversation: the memories added or updated, in decision order."""
+
+    items: list[MemoryRecord]
