@@ -17,7 +17,7 @@ from openmem.errors import InvalidResponseError, ProviderUnavailableError
 from openmem.llm import ChatClient, ChatMessage, InferencePipeline
 from openmem.llm.fake import FakeChatServer, FakeLLM, FakeReply
 from openmem.models import MemoryRecord
-from openmem_conformance.harness import CheckContext
+from openmem_conformance.check_context import CheckContext
 from openmem_conformance.registry import Tier, check
 
 LISBON = [ChatMessage(role="user", content="Hi! I live in Lisbon.")]
