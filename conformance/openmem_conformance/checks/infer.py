@@ -138,7 +138,7 @@ async def infer_failures_write_nothing(ctx: CheckContext) -> None:
 
 @check(Tier.OPTIONAL, requires=("infer:pipeline",))
 async def infer_cancelled_apply_is_all_or_nothing(ctx: CheckContext) -> None:
-    """Cancelling ``apply_decisions`` at any point leaves all of it or none of it.
+    """Cancelling apply_decisions() at any point leaves all of it or none of it.
 
     Troubleshooting: apply every decision in one transaction (or between two awaits) and
     let a cancellation roll it back; the retirement of the old memory and the new memory
