@@ -1,0 +1,2 @@
+from openmem_letta._provider import LettaProvider
+__all__=["LettaProvider"]
