@@ -29,7 +29,7 @@ lint: bootstrap
 
 typecheck: bootstrap
 	$(RUN) mypy openmem
-	$(RUN) mypy providers/postgres/openmem_postgres providers/mem0/openmem_mem0 providers/powermem/openmem_powermem conformance/openmem_conformance
+	$(RUN) mypy providers/postgres/openmem_postgres providers/mem0/openmem_mem0 providers/powermem/openmem_powermem providers/letta/openmem_letta providers/supermemory/openmem_supermemory conformance/openmem_conformance
 
 pytest: bootstrap
 	$(RUN) pytest

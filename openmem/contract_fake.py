@@ -152,7 +152,9 @@ class ContractFake:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(self.asgi, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            self.asgi, log_level="warning", lifespan="off", access_log=False, interface="asgi3"
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="contract-fake", daemon=True

@@ -40,7 +40,13 @@ def test_invalid_option_values_name_the_option() -> None:
         AsyncMemory(provider="inmemory", embedder_dim="many")
 
 
-def test_unknown_provider_lists_the_installed_ones_and_the_extra() -> None:
+def test_unknown_provider_lists_the_installed_ones_and_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import openmem.registry
+
+    installed = {k: v for k, v in openmem.registry.available_providers().items() if k != "letta"}
+    monkeypatch.setattr(openmem.registry, "available_providers", lambda: installed)
     with pytest.raises(ProviderNotFoundError, match=r"installed: .*inmemory") as caught:
         AsyncMemory(provider="letta")
     assert "openmem-layer[letta]" in str(caught.value)

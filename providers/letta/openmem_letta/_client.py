@@ -65,9 +65,7 @@ class LettaCalls(Protocol):
 
 def build_calls(options: LettaOptions, http_client: httpx.AsyncClient | None) -> LettaCalls:
     """The calls for ``options.client``; ``http_client`` (tests) carries a transport."""
-    key = options.api_key.get_secret_value() if options.api_key else os.environ.get(
-        "LETTA_API_KEY"
-    )
+    key = options.api_key.get_secret_value() if options.api_key else os.environ.get("LETTA_API_KEY")
     common: dict[str, Any] = {
         "api_key": key,
         "base_url": options.base_url or os.environ.get("LETTA_BASE_URL"),
@@ -121,7 +119,9 @@ class AsyncLettaCalls:
         return [(a.id, a.created_at) for a in page.items if a.name == name]
 
     async def create_agent(self, name: str, tags: Sequence[str]) -> str:
-        agent = await self._guard(self._client.agents.create(**_agent_body(name, tags, self._options)))
+        agent = await self._guard(
+            self._client.agents.create(**_agent_body(name, tags, self._options))
+        )
         return str(agent.id)
 
     async def delete_agent(self, agent_id: str) -> None:
@@ -148,7 +148,7 @@ class AsyncLettaCalls:
                 agent_id,
                 ascending=False,
                 limit=limit,
-                **({"after": after} if after else {}),
+                **_after(after),
             )
         )
         return [_passage(r) for r in rows]
@@ -192,7 +192,9 @@ class SyncLettaCalls:
         return [(a.id, a.created_at) for a in page.items if a.name == name]
 
     async def create_agent(self, name: str, tags: Sequence[str]) -> str:
-        agent = await self._run(lambda: self._client.agents.create(**_agent_body(name, tags, self._options)))
+        agent = await self._run(
+            lambda: self._client.agents.create(**_agent_body(name, tags, self._options))
+        )
         return str(agent.id)
 
     async def delete_agent(self, agent_id: str) -> None:
@@ -209,14 +211,12 @@ class SyncLettaCalls:
         return [_passage(r) for r in rows]
 
     async def delete_passage(self, agent_id: str, passage_id: str) -> None:
-        await self._run(
-            lambda: self._client.agents.passages.delete(passage_id, agent_id=agent_id)
-        )
+        await self._run(lambda: self._client.agents.passages.delete(passage_id, agent_id=agent_id))
 
     async def list_passages(
         self, agent_id: str, after: str | None, limit: int
     ) -> list[StoredPassage]:
-        extra = {"after": after} if after else {}
+        extra = _after(after)
         rows = await self._run(
             lambda: self._client.agents.passages.list(
                 agent_id, ascending=False, limit=limit, **extra
@@ -257,3 +257,8 @@ def _search_body(
         body["tags"] = list(tags)
         body["tag_match_mode"] = "all"
     return body
+
+
+def _after(after: str | None) -> dict[str, Any]:
+    # Omitted, not null, on the first page: the client sends every given keyword.
+    return {"after": after} if after else {}

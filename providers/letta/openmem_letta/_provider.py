@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -224,20 +225,16 @@ class LettaProvider(Provider[LettaOptions]):
 
     async def _delete_passages(self, agent_id: str, passages: Sequence[StoredPassage]) -> None:
         for passage in passages:
-            try:
+            with contextlib.suppress(NotFoundError):  # already gone: the outcome asked for
                 await self._client().delete_passage(agent_id, passage.id)
-            except NotFoundError:
-                pass  # already gone: the outcome asked for
 
     async def forget_user(self, caller: Caller) -> int:
         agent_id = await self._agent(caller, create=False)
         if agent_id is None:
             return 0
         count = len(records_of(caller, await self._all_passages(agent_id)))
-        try:
+        with contextlib.suppress(NotFoundError):  # already gone
             await self._client().delete_agent(agent_id)
-        except NotFoundError:
-            pass
         self._forget_agent(caller)
         return count
 

@@ -122,7 +122,7 @@ class LettaFake(ContractFake):
         if name is not None and not isinstance(name, str):
             return _invalid("name", "Input should be a valid string")
         agent_id = f"agent-{uuid.uuid4()}"
-        agent = {
+        agent: dict[str, Any] = {
             "id": agent_id,
             "name": name or agent_id,
             "tags": list(body.get("tags") or []),
@@ -162,7 +162,7 @@ class LettaFake(ContractFake):
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             return _invalid("tags", "Input should be a valid list of strings")
         created = body.get("created_at") or _now()
-        passage = {
+        passage: dict[str, Any] = {
             "id": f"passage-{uuid.uuid4()}",
             "text": text,
             "tags": tags,
@@ -205,9 +205,7 @@ class LettaFake(ContractFake):
         if passage is None or passage["_agent"] != agent_id:
             return _not_found(f"Passage with id {passage_id}")
         del self.passages[passage_id]
-        return httpx.Response(
-            200, json={"message": f"Memory id={passage_id} successfully deleted"}
-        )
+        return httpx.Response(200, json={"message": f"Memory id={passage_id} successfully deleted"})
 
     def _ranked(
         self, agent_id: str, query: str | None, tags: list[str], mode: str, limit: int
@@ -248,7 +246,7 @@ class LettaFake(ContractFake):
 
     def _global_search(self, body: dict[str, Any]) -> httpx.Response:
         agent_id = body.get("agent_id")
-        if not isinstance(agent_id, str) or agent_id not in self.agents:
+        if not isinstance(agent_id, str) or agent_id not in self.agents:  # narrowed to str
             # The service searches the whole organisation without an agent; the provider
             # never does, so the fake refuses instead of guessing.
             return httpx.Response(404, json={"detail": f"Agent with id {agent_id} not found"})

@@ -74,11 +74,16 @@ def metadata_of(fields: Mapping[str, Any], content: str, created_at: datetime) -
         _SCOPES: _ancestors(fields["scope"]) if fields.get("scope") else [],
     }
     for key, value in (fields.get("metadata") or {}).items():
-        if isinstance(value, str | bool) or (
-            isinstance(value, int | float) and abs(value) < 2**53
-        ):
+        if isinstance(value, str | bool) or (isinstance(value, int | float) and abs(value) < 2**53):
             metadata[f"{_META}{key}"] = value
     return metadata
+
+
+def _filterable(value: Any) -> bool:
+    """Whether a metadata value gets its own ``m.<key>`` (scalars a float holds exactly)."""
+    if isinstance(value, str | bool):
+        return True
+    return isinstance(value, int | float) and abs(value) < 2**53
 
 
 def envelope_of(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -163,9 +168,6 @@ def search_filter(query: SearchQuery) -> dict[str, Any] | None:
     """The service-side filter of a search: scope, tags and scalar metadata equality."""
     operands = _common(query.scope, query.tags)
     for key, value in query.filters.items():
-        if isinstance(value, str):
-            operands.append({"field": f"{_META}{key}", "operator": "eq", "value": value})
-        elif isinstance(value, bool | int | float):
+        if _filterable(value):
             operands.append({"field": f"{_META}{key}", "operator": "eq", "value": value})
     return _all(operands)
-

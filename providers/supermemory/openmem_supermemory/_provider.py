@@ -19,6 +19,7 @@ memory one document whose id is the openmem id. Ingestion is asynchronous on the
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -265,8 +266,8 @@ class SupermemoryProvider(Provider[SupermemoryOptions]):
                     limit=_PAGE,
                     sort="createdAt",
                     order="desc",
-                    **({"filter": service_filter} if service_filter else {}),
                     include={"content": True},
+                    **_given(filter=service_filter),
                 )
             )
             for doc in response.documents:
@@ -292,8 +293,7 @@ class SupermemoryProvider(Provider[SupermemoryOptions]):
                     search_mode="chunks",
                     limit=limit,
                     include={"documents": True},
-                    **({"filter": service_filter} if service_filter else {}),
-                    **({"threshold": query.min_score} if query.min_score is not None else {}),
+                    **_given(filter=service_filter, threshold=query.min_score),
                 )
             )
             hits = await self._hits(caller, response.results, query)
@@ -318,8 +318,10 @@ class SupermemoryProvider(Provider[SupermemoryOptions]):
         hits = []
         for doc_id, (score, result) in best.items():
             content = contents.get(doc_id)
-            record = None if content is None else record_of(
-                caller, doc_id, content, result.metadata, "done"
+            record = (
+                None
+                if content is None
+                else record_of(caller, doc_id, content, result.metadata, "done")
             )
             if record is None or not matches_search(record, query):
                 continue
@@ -344,12 +346,15 @@ class SupermemoryProvider(Provider[SupermemoryOptions]):
                 missing.append(doc_id)
 
         async def fetch(doc_id: str) -> None:
-            try:
+            with contextlib.suppress(NotFoundError):  # deleted since the search ran
                 contents[doc_id] = (await self._fetch(caller, doc_id))[0].content
-            except NotFoundError:
-                pass  # deleted since the search ran
 
         async with anyio.create_task_group() as group:
             for doc_id in missing:
                 group.start_soon(fetch, doc_id)
         return contents
+
+
+def _given(**kwargs: Any) -> dict[str, Any]:
+    """The keywords that have a value: the client sends a None as null, not as absent."""
+    return {k: v for k, v in kwargs.items() if v is not None}

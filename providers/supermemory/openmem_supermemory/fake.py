@@ -304,22 +304,20 @@ def _matches(node: Any, metadata: dict[str, Any]) -> bool:
         if isinstance(value, str) and isinstance(have, str) and node.get("caseSensitive") is False:
             same = have.lower() == value.lower()
         else:
-            same = have == value and type(have) is type(value) or (
-                isinstance(have, int | float)
-                and isinstance(value, int | float)
-                and not isinstance(have, bool)
-                and have == value
+            numbers = all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in (have, value)
             )
+            same = have == value and (numbers or type(have) is type(value))
         return same if operator == "eq" else not same
     if operator in ("gt", "gte", "lt", "lte"):
         if not isinstance(have, int | float) or isinstance(have, bool):
             return False
-        return {
-            "gt": have > value,
-            "gte": have >= value,
-            "lt": have < value,
-            "lte": have <= value,
-        }[operator]
+        bound = float(value)
+        return bool(
+            {"gt": have > bound, "gte": have >= bound, "lt": have < bound, "lte": have <= bound}[
+                operator
+            ]
+        )
     if operator in ("contains", "notContains"):
         found = isinstance(have, str) and str(value) in have
         return found if operator == "contains" else not found

@@ -21,7 +21,7 @@ from openmem_supermemory.fake import SupermemoryFake
 
 
 class TestSupermemoryConformance(ProviderConformance):
-    """Supermemory must pass every REQUIRED, ROBUSTNESS and HONESTY check at the level it declares."""
+    """Supermemory passes every REQUIRED, ROBUSTNESS and HONESTY check at its declared level."""
 
     budget_ms = 10.0
 
@@ -31,7 +31,9 @@ class TestSupermemoryConformance(ProviderConformance):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(fake.asgi), base_url="http://supermemory.fake"
         ) as http:
-            yield SupermemoryProvider(api_key=fake.api_key, base_url="http://supermemory.fake", http_client=http)
+            yield SupermemoryProvider(
+                api_key=fake.api_key, base_url="http://supermemory.fake", http_client=http
+            )
 
 
 def test_the_conformance_cli_reaches_native_against_the_served_fake(tmp_path: Path) -> None:
