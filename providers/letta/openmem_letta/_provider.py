@@ -34,8 +34,9 @@ from typing import Any, ClassVar
 import httpx
 from ulid import ULID
 
+from openmem.cursors import decode_cursor
 from openmem.errors import NotFoundError, ProviderError, ProviderUnavailableError
-from openmem.matching import decode_cursor, matches_search, page_of
+from openmem.matching import matches_search, page_of
 from openmem.models import (
     VERBS,
     Capabilities,

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from openmem.matching import decode_cursor
+from openmem.cursors import decode_cursor
 from openmem.models import ListQuery, MemoryRecord, MemoryStatus, SearchQuery
 from openmem.provider import Caller
 from openmem.translation import OPENMEM_KEY, input_digest, record_from_raw

@@ -30,13 +30,14 @@ from supermemory import AsyncSupermemory
 from supermemory.core.api_error import ApiError
 from ulid import ULID
 
+from openmem.cursors import decode_cursor
 from openmem.errors import (
     NotFoundError,
     OMPError,
     ProviderError,
     ProviderUnavailableError,
 )
-from openmem.matching import decode_cursor, matches_search, page_of
+from openmem.matching import matches_search, page_of
 from openmem.models import (
     VERBS,
     Capabilities,
