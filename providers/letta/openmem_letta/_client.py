@@ -77,7 +77,9 @@ def build_calls(options: LettaOptions, http_client: httpx.AsyncClient | None) ->
         return SyncLettaCalls(letta_client.Letta(**common), options)
     if http_client is not None:
         common["http_client"] = http_client
-    return AsyncLettaCalls(letta_client.AsyncLetta(**common), options)
+    return AsyncLettaCalls(
+        letta_client.AsyncLetta(**common), options, owns_http=http_client is None
+    )
 
 
 def _passage(raw: Any, score: float = 0.0) -> StoredPassage:
@@ -104,9 +106,12 @@ def mapped(exc: Exception) -> OMPError:
 class AsyncLettaCalls:
     """``LettaCalls`` over ``AsyncLetta``: native async, natively cancellable."""
 
-    def __init__(self, client: letta_client.AsyncLetta, options: LettaOptions) -> None:
+    def __init__(
+        self, client: letta_client.AsyncLetta, options: LettaOptions, *, owns_http: bool
+    ) -> None:
         self._client = client
         self._options = options
+        self._owns_http = owns_http
 
     async def _guard(self, call: Awaitable[T]) -> T:
         try:
@@ -162,7 +167,8 @@ class AsyncLettaCalls:
         return [_passage(r.passage, r.score) for r in rows]
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._owns_http:  # a caller's http_client is the caller's to close
+            await self._client.close()
 
 
 class SyncLettaCalls:

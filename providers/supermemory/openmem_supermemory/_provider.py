@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 import anyio
 import httpx
+import supermemory
 from supermemory import AsyncSupermemory
 from supermemory.core.api_error import ApiError
 from ulid import ULID
@@ -178,14 +179,18 @@ class SupermemoryProvider(Provider[SupermemoryOptions]):
             return await call
         except OMPError:
             raise
-        except ApiError as exc:
+        except (supermemory.APIStatusError, ApiError) as exc:
             headers: Mapping[str, str] = exc.headers or {}
             raise error_for_status(
                 exc.status_code or 500, provider=self.name, body=exc.body, headers=headers
             ) from None
-        except httpx.TransportError:
+        except (supermemory.APIConnectionError, httpx.TransportError):
             raise ProviderUnavailableError(
                 "supermemory cannot be reached", provider=self.name
+            ) from None
+        except supermemory.SupermemoryError as exc:
+            raise ProviderError(
+                f"supermemory failed: {type(exc).__name__}", provider=self.name
             ) from None
 
     # -- writes ------------------------------------------------------------------------
