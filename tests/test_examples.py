@@ -29,3 +29,29 @@ def test_sync_quickstart_runs() -> None:
     out = run("quickstart_sync.py")
     assert "Prefers tea over coffee" in out
     assert "'update'" in out
+
+
+def test_letta_example_runs_offline_on_the_contract_fake() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "letta_backend.py"), "--fake"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[ui] Prefers dark mode in every editor" in result.stdout.splitlines()[0]
+    assert "updated, same id: True: Prefers light mode now" in result.stdout
+
+
+def test_supermemory_example_runs_offline_on_the_contract_fake() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "supermemory_backend.py"), "--fake"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "added: queued, queued" in result.stdout
+    assert "tagged coding: ['Writes Python with type hints']" in result.stdout
