@@ -27,10 +27,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from openmem.errors import InvalidResponseError
+from openmem.fields import MAX_QUERY_LENGTH
 from openmem.llm.client import ChatClient, ChatMessage
 from openmem.llm.decisions import INFER_METADATA_KEY, Decision, DecisionEvent, Provenance
 from openmem.llm.prompts import Prompt, latest_prompt
-from openmem.models import MAX_QUERY_LENGTH, MemoryInput, MemoryRecord, SearchQuery
+from openmem.models import MemoryInput, MemoryRecord, SearchQuery
 from openmem.provider import Caller, Provider
 
 __all__ = ["InferencePipeline"]
