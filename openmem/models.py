@@ -23,9 +23,13 @@ from ulid import ULID
 from openmem.errors import InvalidRequestError
 from openmem.fields import (
     MAX_CURSOR_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_QUERY_LENGTH,
+    MAX_TAG_LENGTH,
     MAX_TAGS,
     Confidence,
     Content,
+    Identifier,
     Metadata,
     QueryText,
     Scope,
@@ -38,15 +42,15 @@ from openmem.fields import (
     invalid_request_from,
     validate_identifier,
 )
-from openmem.fields import (
-    MAX_TAG_LENGTH as MAX_TAG_LENGTH,  # re-exported: the server validates tags by it
-)
-from openmem.fields import (
-    Identifier as Identifier,  # re-exported: the server's wire shapes use it
-)
 
 __all__ = [
+    # The limits and identifier type live in openmem.fields; kept importable from here.
     "DEFAULT_MAX_CONTENT_LENGTH",
+    "MAX_CURSOR_LENGTH",
+    "MAX_ID_LENGTH",
+    "MAX_QUERY_LENGTH",
+    "MAX_TAGS",
+    "MAX_TAG_LENGTH",
     "OMP_VERSION",
     "VERBS",
     "AuditAction",
@@ -58,6 +62,7 @@ __all__ = [
     "Citation",
     "ContextBlock",
     "ContextQuery",
+    "Identifier",
     "ListQuery",
     "MemoryInput",
     "MemoryPage",

@@ -1,0 +1,115 @@
+"""What ``AsyncMemory`` is before its verbs: construction, configuration, open and close.
+
+``MemoryLifecycle`` turns arguments, a dict/TOML file or the environment into a provider and
+the instance's own settings (``openmem.config.memory_setup``), binds them to one event loop
+(``openmem.binding``), and offers the lifecycle: ``initialize``, ``close``, ``async with``.
+``AsyncMemory`` adds the verbs; its constructor is the documented signature.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from openmem.binding import ProviderBinding
+from openmem.config import load_config_file, memory_setup, read_dotenv
+from openmem.models import validate_identifier
+from openmem.provider import Caller, Provider
+
+if TYPE_CHECKING:
+    from openmem.llm.pipeline import InferencePipeline
+
+__all__ = ["MemoryLifecycle"]
+
+
+class MemoryLifecycle:
+    """Construction and lifecycle of ``AsyncMemory`` (see the module docstring)."""
+
+    def _init_from(
+        self,
+        kwargs: dict[str, Any],
+        *,
+        file: Mapping[str, Any] | None,
+        env: Mapping[str, str],
+    ) -> None:
+        from openmem.llm.conversation import as_pipeline
+
+        # The chat model of add(messages=..., infer=True): an object, not a provider option.
+        self._inference: InferencePipeline | None = as_pipeline(kwargs.pop("llm", None))
+        setup = memory_setup(kwargs, file=file, env=env)
+        self._provider: Provider[Any] = setup.provider
+        self._namespace = setup.namespace
+        self._app = setup.app
+        self._max_content_length = setup.max_content_length
+        validate_identifier(self._namespace, "namespace")
+        self._binding = ProviderBinding(self._provider)
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any] | str | os.PathLike[str], **overrides: Any
+    ) -> Self:
+        """Build from a dict or a TOML file; ``overrides`` win, the environment fills gaps."""
+        data = dict(config) if isinstance(config, Mapping) else load_config_file(config)
+        self = cls.__new__(cls)
+        self._init_from(dict(overrides), file=data, env=os.environ)
+        return self
+
+    @classmethod
+    def from_env(cls, *, dotenv: str | os.PathLike[str] | None = ".env", **overrides: Any) -> Self:
+        """Build from ``OPENMEM_*`` variables (and a ``.env`` file when present)."""
+        env = {**(read_dotenv(dotenv) if dotenv is not None else {}), **os.environ}
+        self = cls.__new__(cls)
+        self._init_from(dict(overrides), file=None, env=env)
+        return self
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def provider(self) -> Provider[Any]:
+        """The provider this instance drives."""
+        return self._provider
+
+    @property
+    def namespace(self) -> str:
+        """The tenant namespace every call is bounded by."""
+        return self._namespace
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` has been called."""
+        return self._binding.closed
+
+    async def initialize(self) -> None:
+        """Bind to the running loop, open the provider and read its capabilities."""
+        await self._binding.ready()
+
+    async def close(self) -> None:
+        """Close the provider; idempotent. Verbs afterwards raise ``ClosedError``."""
+        await self._binding.close()
+
+    async def __aenter__(self) -> Self:
+        await self.initialize()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} provider={getattr(self._provider, 'name', '?')!r} "
+            f"namespace={self._namespace!r} {self._binding.state}>"
+        )
+
+    def _caller(self, user_id: object) -> Caller:
+        return Caller(
+            namespace=self._namespace,
+            user_id=validate_identifier(user_id, "user_id"),
+            app=self._app,
+        )
