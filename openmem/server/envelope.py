@@ -9,6 +9,7 @@ with the status from ``ERROR_TABLE``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from openmem.errors import (
     PayloadTooLargeError,
     RateLimitedError,
 )
+
+_log = logging.getLogger("openmem.server")
 
 __all__ = [
     "answer_error",
@@ -79,7 +82,12 @@ def answer_error(request: Request, exc: OMPError) -> Response:
     metrics = getattr(state, "metrics", None)
     if metrics is not None:
         metrics.errors.labels(exc.error_code).inc()
-    return error_response(exc, request_id_of(request))
+    request_id = request_id_of(request)
+    cause = exc.__cause__
+    if cause is not None and not isinstance(cause, OMPError):
+        # The driver's or database's own words stay here, never in the client's message.
+        _log.warning("request %s: %s caused by %r", request_id, exc.error_code, cause)
+    return error_response(exc, request_id)
 
 
 MEMORY_BODY_TAG = "memory-input"

@@ -74,7 +74,13 @@ class PooledRunner:
                 ) from exc
             try:
                 result = await op(conn)
-            except BaseException:
+            except BaseException as exc:
+                if _failed_client_side(exc):
+                    # The driver gave up mid-protocol (an argument it could not encode, a
+                    # type error): discard the connection rather than prove it clean, so no
+                    # later request of any tenant meets its state.
+                    _log.info("discarding a connection after a client-side error: %r", exc)
+                    conn.terminate()
                 # Cancelled or failed: the connection may be mid-cancel; never wait for it.
                 self._release_later(conn)
                 raise
@@ -139,22 +145,41 @@ class PooledRunner:
             self.pool.terminate()
 
 
+def _failed_client_side(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the driver itself rather than from the server's answer."""
+    if isinstance(exc, asyncpg.PostgresError):
+        # asyncpg raises its argument-encoding failures as a DataError of its own making;
+        # every error the server sends carries a severity.
+        return getattr(exc, "severity", None) is None
+    return isinstance(exc, asyncpg.InterfaceError | TypeError | ValueError | UnicodeError)
+
+
 @contextlib.contextmanager
 def map_driver_errors() -> Iterator[None]:
-    """Translate asyncpg and socket errors into openmem's typed errors (``from`` chained)."""
+    """Translate asyncpg and socket errors into openmem's typed errors (``from`` chained).
+
+    The client's message names the kind of failure only; the driver's own text (argument
+    numbers, codecs, DETAIL lines, SQL) goes to the log, and stays on ``__cause__`` for the
+    server to log with the request id.
+    """
     try:
         yield
     except OMPError:
         raise
     except (pgerr.CharacterNotInRepertoireError, pgerr.UntranslatableCharacterError) as exc:
-        raise InvalidRequestError(f"text is not valid: {exc}", provider=PROVIDER) from exc
+        _log.info("database refused text: %s", exc)
+        raise InvalidRequestError("text is not valid", provider=PROVIDER) from exc
     except pgerr.DataError as exc:
-        raise InvalidRequestError(f"invalid value: {exc}", provider=PROVIDER) from exc
+        # Also what asyncpg raises for an argument it cannot encode (client-side).
+        _log.info("database refused a value: %s", exc)
+        raise InvalidRequestError("a value is not valid", provider=PROVIDER) from exc
     except pgerr.UniqueViolationError as exc:
-        raise ConflictError(f"conflicts with a stored memory: {exc}", provider=PROVIDER) from exc
+        _log.info("unique violation: %s", exc)
+        raise ConflictError("conflicts with a stored memory", provider=PROVIDER) from exc
     except pgerr.QueryCanceledError as exc:
+        _log.warning("statement cancelled by the server: %s", exc)
         raise ProviderUnavailableError(
-            f"the statement was cancelled by the server (statement_timeout?): {exc}",
+            "the statement was cancelled by the server (statement_timeout?)",
             provider=PROVIDER,
         ) from exc
     except TimeoutError as exc:
@@ -170,8 +195,8 @@ def map_driver_errors() -> Iterator[None]:
         ConnectionError,
         OSError,
     ) as exc:
-        raise ProviderUnavailableError(
-            f"the database is unavailable: {exc}", provider=PROVIDER
-        ) from exc
+        _log.warning("database unavailable: %r", exc)
+        raise ProviderUnavailableError("the database is unavailable", provider=PROVIDER) from exc
     except asyncpg.PostgresError as exc:
-        raise ProviderError(f"database error: {exc}", provider=PROVIDER) from exc
+        _log.error("database error: %r", exc)
+        raise ProviderError("database error", provider=PROVIDER) from exc
