@@ -186,12 +186,15 @@ class FakeLLM:
     ``facts`` maps a phrase of a user message (case-insensitive) to the facts extracted when
     it occurs. ``same`` lists groups of facts that mean the same thing (a decide request
     pairing a new fact with a stored one of its group answers NONE); ``replaces`` maps a new
-    fact to a phrase of the stored memory it contradicts (DELETE). Anything else is ADD.
+    fact to a phrase of the stored memory it contradicts (DELETE); ``refines`` maps a new
+    fact to (a phrase of the stored memory it extends, the merged text) (UPDATE). Anything
+    else is ADD.
     """
 
     facts: Mapping[str, Sequence[str]] = field(default_factory=dict)
     same: Sequence[Sequence[str]] = ()
     replaces: Mapping[str, str] = field(default_factory=dict)
+    refines: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def __call__(self, body: dict[str, Any]) -> FakeReply:
         messages = body.get("messages") or []
@@ -216,6 +219,11 @@ class FakeLLM:
             twin = next((i for i, text in memories if text in group), None)
             old = self.replaces.get(fact)
             target = next((i for i, text in memories if old and old.lower() in text.lower()), None)
+            extended, merged = self.refines.get(fact, ("", ""))
+            refined = next(
+                (i for i, text in memories if extended and extended.lower() in text.lower()),
+                None,
+            )
             if twin is not None:
                 decisions.append(
                     {"fact": index, "event": "NONE", "memory": twin, "reason": "already stored"}
@@ -228,6 +236,17 @@ class FakeLLM:
                         "event": "DELETE",
                         "memory": target,
                         "reason": f"contradicts the stored memory: {fact}",
+                    }
+                )
+            elif refined is not None and refined not in used:
+                used.add(refined)
+                decisions.append(
+                    {
+                        "fact": index,
+                        "event": "UPDATE",
+                        "memory": refined,
+                        "text": merged,
+                        "reason": f"extends the stored memory: {fact}",
                     }
                 )
             else:

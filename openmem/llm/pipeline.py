@@ -98,9 +98,10 @@ class InferencePipeline:
         messages: Sequence[ChatMessage],
         *,
         template: Mapping[str, Any] | None = None,
+        facts: Sequence[str] | None = None,
     ) -> list[MemoryRecord]:
         """Infer from ``messages`` and apply; returns the memories added or updated."""
-        decisions = await self.plan(provider, caller, messages, template=template)
+        decisions = await self.plan(provider, caller, messages, template=template, facts=facts)
         if not decisions:
             return []
         return await provider.apply_decisions(caller, decisions)
@@ -112,14 +113,17 @@ class InferencePipeline:
         messages: Sequence[ChatMessage],
         *,
         template: Mapping[str, Any] | None = None,
+        facts: Sequence[str] | None = None,
     ) -> list[Decision]:
         """Steps 1-3: the decisions for ``messages``, nothing written yet.
 
         ``template`` holds the ``add`` fields every new memory gets (scope, tags, agent_id,
-        session_id, metadata, source, ...), ``content`` and ``user_id`` excepted.
+        session_id, metadata, source, ...), ``content`` and ``user_id`` excepted. ``facts``
+        skips step 1 with facts already extracted from ``messages`` (``extract``).
         """
         fields = dict(template or {})
-        facts = await self.extract(messages)
+        if facts is None:
+            facts = await self.extract(messages)
         if not facts:
             return []
         stored = await self._similar(provider, caller, facts, scope=fields.get("scope"))
