@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -237,3 +238,20 @@ async def test_configuration_from_toml_and_environment(
     assert isinstance(env.provider, LettaProvider)
     assert env.provider.options.base_url == "http://letta.env"
     assert "sk-env" not in repr(env.provider) + repr(env.provider.options)
+
+
+async def test_the_key_reaches_no_log_line_even_at_debug(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "sk-let-logged-0123456789"
+    fake = LettaFake(api_key=secret)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(fake.asgi), base_url=BASE) as c:
+        letta = LettaProvider(api_key=secret, base_url=BASE, http_client=c, max_retries=1)
+        with caplog.at_level(logging.DEBUG):
+            await letta.open()
+            await letta.add(ALICE, MemoryInput(content="x", user_id="alice"))
+            fake.fail_next(429, {"detail": "slow down"}, headers={"Retry-After": "0"})
+            await letta.search(ALICE, SearchQuery(query="x"))
+            await letta.close()
+    assert caplog.records  # the clients did log, at debug
+    assert secret not in caplog.text

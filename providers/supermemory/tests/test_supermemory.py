@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -203,3 +204,17 @@ async def test_configuration_from_toml_and_environment(
     assert isinstance(env.provider, SupermemoryProvider)
     assert env.provider.options.base_url == "http://s.env"
     assert "sm-env" not in repr(env.provider) + repr(env.provider.options)
+
+
+async def test_the_key_reaches_no_log_line_even_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    secret = "sm-logged-0123456789"
+    fake = SupermemoryFake(api_key=secret)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(fake.asgi), base_url=BASE) as c:
+        provider = SupermemoryProvider(api_key=secret, base_url=BASE, http_client=c)
+        with caplog.at_level(logging.DEBUG):
+            async with AsyncMemory(provider=provider, namespace="ns1") as mem:
+                fake.fail_next(429, {"error": "slow down"}, headers={"Retry-After": "0"})
+                await mem.add("x", user_id="alice")
+                await mem.search("x", "alice")
+    assert caplog.records  # the clients did log, at debug
+    assert secret not in caplog.text
