@@ -15,13 +15,14 @@ import socket
 from typing import ClassVar
 
 from openmem.context import pack_context
-from openmem.errors import InvalidRequestError
+from openmem.errors import ConflictError, InvalidRequestError, RateLimitedError
 from openmem.inmemory import InMemoryProvider
 from openmem.models import (
     AuditEntry,
     AuditQuery,
     Capabilities,
     CapabilityFeatures,
+    CapabilityLimits,
     ContextBlock,
     ContextQuery,
     ListQuery,
@@ -35,12 +36,19 @@ from openmem.models import (
 from openmem.provider import Caller, Provider
 
 __all__ = [
+    "AuditFlagWithoutVerb",
     "AuditSkipsReads",
+    "ConflictingIdempotencyKeyReturnsFirst",
     "ContextOverBudget",
+    "CountsWordsNotTokens",
+    "CrashesOnNulId",
+    "DeclaresGraphQueries",
     "DeclaresKeywordButSearchesVectors",
+    "DeclaresRateLimitItDoesNotEnforce",
     "DeleteLeavesSearchIndex",
     "EmptyLastPage",
     "FlagsNothing",
+    "ForgetUserIgnoresNamespace",
     "GetIgnoresUser",
     "HangsForever",
     "IgnoresCancellation",
@@ -51,6 +59,8 @@ __all__ = [
     "OffsetCursor",
     "OverstatesContentLimit",
     "PartialUpdateOnBadInput",
+    "QueuesWithoutDeclaring",
+    "RateLimitsWithoutDeclaring",
     "RawUndeclaredAuditDoesIO",
     "ScoresAboveOne",
     "SearchIgnoresUser",
@@ -134,7 +144,7 @@ class IgnoresCancellation(InMemoryProvider):
     """Every read finishes its slow backend call even when cancelled (a shielded sleep)."""
 
     async def _slow(self) -> None:
-        work = asyncio.ensure_future(asyncio.sleep(0.03))
+        work = asyncio.ensure_future(asyncio.sleep(0.1))
         try:
             await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -337,3 +347,96 @@ class FlagsNothing(InMemoryProvider):
 
     async def forget_user(self, caller: Caller) -> int:
         return await Provider.forget_user(self, caller)
+
+
+class ConflictingIdempotencyKeyReturnsFirst(InMemoryProvider):
+    """A reused idempotency_key with other content returns the first record, no conflict."""
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        try:
+            return await super().add(caller, item)
+        except ConflictError:
+            key = (caller.user_id, item.idempotency_key or "")
+            space = self._space(caller)
+            return space.memories[space.idempotency[key]].record
+
+
+class CountsWordsNotTokens(InMemoryProvider):
+    """context() packs by words and reports that as token_count: the text runs over budget."""
+
+    async def context(self, caller: Caller, query: ContextQuery) -> ContextBlock:
+        hits = await self._rank(
+            caller, SearchQuery(query=query.query, scope=query.scope, limit=query.limit)
+        )
+        return pack_context(hits, query.token_budget, token_counter=lambda s: len(s.split()))
+
+
+class CrashesOnNulId(InMemoryProvider):
+    """get() of an id with a NUL byte lets the backend's KeyError escape.
+
+    ``AsyncMemory`` refuses such an id before the provider, so only a raw call shows it.
+    """
+
+    async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        if "\x00" in memory_id:
+            raise KeyError(memory_id)
+        return await super().get(caller, memory_id)
+
+
+class DeclaresGraphQueries(InMemoryProvider):
+    """Declares graph_queries, a feature no check can prove."""
+
+    async def capabilities(self) -> Capabilities:
+        caps = await super().capabilities()
+        features = caps.features.model_copy(update={"graph_queries": True})
+        return caps.model_copy(update={"features": features})
+
+
+class AuditFlagWithoutVerb(InMemoryProvider):
+    """Declares supports_audit but not the audit verb, so its audit check never runs."""
+
+    async def capabilities(self) -> Capabilities:
+        caps = await super().capabilities()
+        return caps.model_copy(update={"verbs": [v for v in caps.verbs if v != "audit"]})
+
+
+class DeclaresRateLimitItDoesNotEnforce(InMemoryProvider):
+    """Declares rate_limit_per_minute=50 and serves every call anyway."""
+
+    async def capabilities(self) -> Capabilities:
+        caps = await super().capabilities()
+        return caps.model_copy(update={"limits": CapabilityLimits(rate_limit_per_minute=50)})
+
+
+class ForgetUserIgnoresNamespace(InMemoryProvider):
+    """forget_user() deletes the user_id in every namespace, not only the caller's."""
+
+    async def forget_user(self, caller: Caller) -> int:
+        deleted = 0
+        for namespace in builtins.list(self._namespaces):
+            deleted += await super().forget_user(
+                Caller(namespace, caller.user_id, caller.app, caller.request_id)
+            )
+        return deleted
+
+
+class QueuesWithoutDeclaring(InMemoryProvider):
+    """add() answers status "queued" without declaring async_ingestion."""
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        record = await super().add(caller, item)
+        return record.model_copy(update={"status": "queued"})
+
+
+class RateLimitsWithoutDeclaring(InMemoryProvider):
+    """list() is refused with rate_limited after 20 calls, with no limit declared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lists = 0
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        self._lists += 1
+        if self._lists > 20:
+            raise RateLimitedError("slow down", retry_after=60)
+        return await super().list(caller, query)

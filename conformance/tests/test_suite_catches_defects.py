@@ -8,16 +8,24 @@ inmemory.py), so the failure is the defect's doing.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 from openmem_conformance import CHECKS, ConformanceLevel, Outcome, Tier, validate
 from openmem_conformance.defects import (
+    AuditFlagWithoutVerb,
     AuditSkipsReads,
+    ConflictingIdempotencyKeyReturnsFirst,
     ContextOverBudget,
+    CountsWordsNotTokens,
+    CrashesOnNulId,
+    DeclaresGraphQueries,
     DeclaresKeywordButSearchesVectors,
+    DeclaresRateLimitItDoesNotEnforce,
     DeleteLeavesSearchIndex,
     EmptyLastPage,
     FlagsNothing,
+    ForgetUserIgnoresNamespace,
     GetIgnoresUser,
     HangsForever,
     IgnoresCancellation,
@@ -28,6 +36,8 @@ from openmem_conformance.defects import (
     OffsetCursor,
     OverstatesContentLimit,
     PartialUpdateOnBadInput,
+    QueuesWithoutDeclaring,
+    RateLimitsWithoutDeclaring,
     RawUndeclaredAuditDoesIO,
     ScoresAboveOne,
     SearchIgnoresUser,
@@ -38,7 +48,10 @@ from openmem_conformance.defects import (
 )
 from openmem_conformance.runner import run_one
 
+from openmem.errors import RateLimitedError
 from openmem.inmemory import InMemoryProvider
+from openmem.models import Capabilities, ListQuery, MemoryPage
+from openmem.provider import Caller
 
 DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
     # (broken provider, the check that must fail, what its message must say)
@@ -74,6 +87,19 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
         "undeclared_verbs_of_the_raw_provider_refuse_without_io",
         "suspended",
     ),
+    (
+        ConflictingIdempotencyKeyReturnsFirst,
+        "idempotency_key_never_duplicates",
+        "expected an error with code conflict",
+    ),
+    (CountsWordsNotTokens, "context_stays_within_its_token_budget", "§6.8 counter"),
+    (CrashesOnNulId, "bad_input_is_refused_and_writes_nothing", "raw get, NUL in id"),
+    (DeclaresGraphQueries, "only_provable_features_are_declared", "graph_queries"),
+    (AuditFlagWithoutVerb, "only_provable_features_are_declared", "without the audit verb"),
+    (DeclaresRateLimitItDoesNotEnforce, "rate_limit_matches_the_declaration", "none was"),
+    (RateLimitsWithoutDeclaring, "rate_limit_matches_the_declaration", "no rate_limit"),
+    (ForgetUserIgnoresNamespace, "namespaces_never_see_each_other", "changed this namespace"),
+    (QueuesWithoutDeclaring, "ingestion_status_matches_the_declaration", "without declaring"),
 ]
 
 
@@ -95,6 +121,29 @@ async def test_defect_fails_its_check(
     result = await run_one(CHECKS[check_name], broken)
     assert result.outcome is Outcome.FAILED, f"{broken.__name__} passed {check_name}"
     assert reason in result.message
+
+
+class EnforcesItsRateLimit(InMemoryProvider):
+    """The reference with a declared limit of 50 calls a minute per user, enforced."""
+
+    LIMIT = 50
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._calls: dict[str, list[float]] = {}
+
+    async def capabilities(self) -> Capabilities:
+        caps = await super().capabilities()
+        limits = caps.limits.model_copy(update={"rate_limit_per_minute": self.LIMIT})
+        return caps.model_copy(update={"limits": limits})
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        now = time.monotonic()
+        recent = [t for t in self._calls.get(caller.user_id, []) if now - t < 60]
+        if len(recent) >= self.LIMIT:
+            raise RateLimitedError("too many calls", retry_after=60 - (now - recent[0]))
+        self._calls[caller.user_id] = [*recent, now]
+        return await super().list(caller, query)
 
 
 @pytest.mark.parametrize("check_name", sorted({name for _, name, _ in DEFECTS}))
@@ -143,3 +192,9 @@ async def test_slow_cancellation_alone_makes_the_level_compatible() -> None:
     failed = {r.name for r in report.failed()}
     assert failed == {"cancellation_is_prompt_at_random_moments"}
     assert report.level() is ConformanceLevel.COMPATIBLE
+
+
+async def test_an_enforced_declared_rate_limit_passes() -> None:
+    result = await run_one(CHECKS["rate_limit_matches_the_declaration"], EnforcesItsRateLimit)
+    assert result.outcome is Outcome.PASSED, result.message
+    assert result.details["calls_until_refused"] == EnforcesItsRateLimit.LIMIT + 1

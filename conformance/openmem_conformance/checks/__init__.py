@@ -17,6 +17,7 @@ MODULES = (
     "cancel_timing",
     "cancel_sweep",
     "honesty",
+    "declarations",
 )
 
 for _module in MODULES:

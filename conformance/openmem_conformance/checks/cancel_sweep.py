@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from openmem.errors import NotFoundError
+from openmem.memory import AsyncMemory
 from openmem.models import AuditEntry, MemoryRecord
 from openmem_conformance.await_points import count_await_points, run_cancelled_at
 from openmem_conformance.check_context import CheckContext, eventually
 from openmem_conformance.checks.cancel_timing import Operation, close_and_check_leaks, usable
+from openmem_conformance.recording import RecordingProvider
 from openmem_conformance.registry import Tier, check
 
 MAX_SWEEP_POINTS = 40
@@ -24,17 +26,18 @@ async def _audit(ctx: CheckContext, user: str) -> list[AuditEntry]:
 
 
 async def _sweep(
-    ctx: CheckContext,
+    probe: RecordingProvider,
     verb: str,
     prepare: Callable[[int], Awaitable[Any]],
     operation: Callable[[Any, int], Operation],
     whole: Callable[[Any, int], Awaitable[str | None]],
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Cancel ``verb`` at each await point; ``whole`` returns a problem or None per run.
 
-    Before every run the provider's background work (connection releases, say) is let to
-    finish, so each run starts from the state the counting run started from and meets the
-    same await points.
+    ``operation`` must call the provider through ``probe``, which counts the await points
+    inside the provider and the cancellations that landed there. Before every run the
+    provider's background work (connection releases, say) is let to finish, so each run
+    starts from the state the counting run started from and meets the same await points.
     """
     long_lived: set[asyncio.Task[Any]] = set()
     subject = await prepare(-1)
@@ -42,12 +45,15 @@ async def _sweep(
     await _quiesce(long_lived)
     subject = await prepare(0)
     await _quiesce(long_lived)
+    probe.reset()
     _, points = await count_await_points(operation(subject, 0))
+    inside = dict(probe.await_points)
+    probe.reset()
     chosen = list(range(1, points + 1))
     if len(chosen) > MAX_SWEEP_POINTS:
         step = len(chosen) / MAX_SWEEP_POINTS
         chosen = sorted({chosen[int(i * step)] for i in range(MAX_SWEEP_POINTS)} | {points})
-    outcomes = {"cancelled": 0, "finished": 0}
+    outcomes: dict[str, Any] = {"cancelled": 0, "finished": 0}
     for point in chosen:
         subject = await prepare(point)
         await _quiesce(long_lived)
@@ -59,6 +65,13 @@ async def _sweep(
         problem = await whole(subject, point)
         assert problem is None, f"{verb}: cancelled at await point {point} of {points}: {problem}"
     outcomes["points"] = points
+    outcomes["provider_await_points"] = inside
+    outcomes["cancelled_inside_provider"] = dict(probe.cancelled_inside)
+    if any(inside.values()):
+        assert sum(probe.cancelled_inside.values()) > 0, (
+            f"{verb}: the provider suspends at {inside} await points, yet none of the "
+            f"{len(chosen)} cancellations landed inside it"
+        )
     return outcomes
 
 
@@ -72,8 +85,26 @@ async def cancellation_at_every_await_point_is_atomic(ctx: CheckContext) -> None
     (``async with pool.acquire()`` or a background release), never reuse one mid-cancel.
     The failing await point is named: step through the verb to find which await it is.
     """
+    probe = ctx.borrow()
+    async with ctx.memory_over(probe) as mem:
+        results = await _sweep_every_verb(ctx, probe, mem)
+    ctx.note(sweep=results)
+    inside = {verb: sum(r["cancelled_inside_provider"].values()) for verb, r in results.items()}
+    ctx.note(cancelled_inside_provider=inside)
+    if not any(any(r["provider_await_points"].values()) for r in results.values()):
+        ctx.note(
+            rated_on="the provider never suspends: there is no await point inside it to "
+            "cancel, so only AsyncMemory's own await points were swept"
+        )
+    await usable(ctx, ctx.user("after-sweep"))
+    await close_and_check_leaks(ctx)
+
+
+async def _sweep_every_verb(
+    ctx: CheckContext, probe: RecordingProvider, mem: AsyncMemory
+) -> dict[str, dict[str, Any]]:
     audit = "audit" in ctx.capabilities.verbs
-    results: dict[str, dict[str, int]] = {}
+    results: dict[str, dict[str, Any]] = {}
 
     add_user = ctx.user("sweep-add")
 
@@ -100,10 +131,10 @@ async def cancellation_at_every_await_point_is_atomic(ctx: CheckContext) -> None
         return problem(await eventually(state, lambda value: problem(value) is None))
 
     results["add"] = await _sweep(
-        ctx,
+        probe,
         "add",
         prepare=lambda point: _none(),
-        operation=lambda _, point: lambda: ctx.mem.add(f"sweep add {point}", user_id=add_user),
+        operation=lambda _, point: lambda: mem.add(f"sweep add {point}", user_id=add_user),
         whole=add_whole,
     )
 
@@ -136,13 +167,11 @@ async def cancellation_at_every_await_point_is_atomic(ctx: CheckContext) -> None
         return None
 
     results["update"] = await _sweep(
-        ctx,
+        probe,
         "update",
         prepare=update_prepare,
         operation=lambda record, point: (
-            lambda: ctx.mem.update(
-                record.id, user_id=update_user, content=f"v2 {point}", tags=["v2"]
-            )
+            lambda: mem.update(record.id, user_id=update_user, content=f"v2 {point}", tags=["v2"])
         ),
         whole=update_whole,
     )
@@ -173,10 +202,10 @@ async def cancellation_at_every_await_point_is_atomic(ctx: CheckContext) -> None
         return None
 
     results["delete"] = await _sweep(
-        ctx,
+        probe,
         "delete",
         prepare=delete_prepare,
-        operation=lambda record, point: lambda: ctx.mem.delete(record.id, user_id=delete_user),
+        operation=lambda record, point: lambda: mem.delete(record.id, user_id=delete_user),
         whole=delete_whole,
     )
 
@@ -188,15 +217,13 @@ async def cancellation_at_every_await_point_is_atomic(ctx: CheckContext) -> None
         return None if hits else "search returns nothing after a cancelled search"
 
     results["search"] = await _sweep(
-        ctx,
+        probe,
         "search",
         prepare=lambda point: _none(),
-        operation=lambda _, point: lambda: ctx.mem.search("searchable", search_user),
+        operation=lambda _, point: lambda: mem.search("searchable", search_user),
         whole=search_whole,
     )
-    ctx.note(sweep=results)
-    await usable(ctx, ctx.user("after-sweep"))
-    await close_and_check_leaks(ctx)
+    return results
 
 
 async def _none() -> None:

@@ -11,7 +11,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from openmem.memory import AsyncMemory
 from openmem_conformance.check_context import CheckContext
+from openmem_conformance.recording import RecordingProvider
 from openmem_conformance.registry import Tier, check
 from openmem_conformance.resources import wait_for_release
 
@@ -56,10 +58,21 @@ class _Round:
     latencies: list[float] = field(default_factory=list)
     slowest: list[tuple[float, str, int]] = field(default_factory=list)
     finished_first: int = 0
+    wakeups: list[float] = field(default_factory=list)
+    """The same cancellation of a bare ``asyncio.sleep``, one after each sample: the
+    machine's own wake-up noise (another process holding the CPU), not the provider's."""
 
     @property
     def p99(self) -> float:
         return p99(self.latencies)
+
+    @property
+    def noise_p99(self) -> float:
+        return p99(self.wakeups)
+
+    def allowed(self, budget_ms: float) -> float:
+        """The budget plus the wake-up noise measured in this very round."""
+        return budget_ms + self.noise_p99
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -68,6 +81,8 @@ class _Round:
             "cancel_p50_ms": round(statistics.median(self.latencies), 3),
             "cancel_p99_ms": round(self.p99, 3),
             "cancel_max_ms": round(max(self.latencies), 3),
+            "wakeup_noise_p99_ms": round(self.noise_p99, 3),
+            "wakeup_noise_max_ms": round(max(self.wakeups), 3),
             "cancel_slowest": [
                 f"{verb} {ms:.1f} ms ({MOMENTS[moment]})"
                 for ms, verb, moment in sorted(self.slowest)[-3:]
@@ -102,6 +117,7 @@ async def _round(
             if task.cancelled():
                 result.latencies.append(elapsed_ms)
                 result.slowest.append((elapsed_ms, name, moment))
+                result.wakeups.append(await _wakeup_noise_ms())
                 continue
             error = task.exception()
             if error is not None:
@@ -113,6 +129,16 @@ async def _round(
     return result
 
 
+async def _wakeup_noise_ms() -> float:
+    """Milliseconds from cancelling a bare sleeping task to its end: the loop's floor."""
+    task = asyncio.ensure_future(asyncio.sleep(60))
+    await asyncio.sleep(0)
+    started = time.perf_counter()
+    task.cancel()
+    await asyncio.wait([task], timeout=AFTER_CANCEL_TIMEOUT)
+    return (time.perf_counter() - started) * 1000
+
+
 @check(Tier.ROBUSTNESS, timeout=240)
 async def cancellation_is_prompt_at_random_moments(ctx: CheckContext) -> None:
     """task.cancel() at random moments: CancelledError within the budget (p99), no leaks.
@@ -121,23 +147,36 @@ async def cancellation_is_prompt_at_random_moments(ctx: CheckContext) -> None:
     hand connection release to a background task (asyncpg: the pool resets or terminates
     it), abandon worker threads (anyio ``abandon_on_cancel=True``) and re-raise at once.
     Never catch ``CancelledError`` without re-raising it. After close, no thread, socket or
-    task may outlive the provider. The budget is ``budget_ms`` (default 10 ms); a round over
-    budget is measured once more (a busy machine is not the provider's fault), and the
-    details name the slowest samples.
+    task may outlive the provider. The budget is ``budget_ms`` (default 10 ms) on top of
+    the machine's own wake-up noise, measured in the same round by cancelling a bare
+    ``asyncio.sleep`` after every sample (a busy machine is not the provider's fault); a
+    round over it is measured once more, and the details name the slowest samples. The
+    report counts, per verb, the cancellations that landed inside the provider: a provider
+    that suspends must see some, or the timing proved nothing about it.
     """
-    rng = random.Random(ctx.token)
     user = ctx.user()
+    probe = ctx.borrow()
+    async with ctx.memory_over(probe) as mem:
+        await _measure_rounds(ctx, probe, mem, user)
+    await usable(ctx, user)
+    await close_and_check_leaks(ctx)
+
+
+async def _measure_rounds(
+    ctx: CheckContext, probe: RecordingProvider, mem: AsyncMemory, user: str
+) -> None:
+    rng = random.Random(ctx.token)
     seeds = await ctx.add_all([f"cancellation seed {i}" for i in range(5)], user_id=user)
     counter = iter(range(1_000_000))
     operations: dict[str, Operation] = {
-        "add": lambda: ctx.mem.add(f"cancelled add {next(counter)}", user_id=user),
-        "get": lambda: ctx.mem.get(seeds[0].id, user_id=user),
-        "update": lambda: ctx.mem.update(seeds[1].id, user_id=user, content="updated seed"),
-        "list": lambda: ctx.mem.list(user, limit=10),
-        "search": lambda: ctx.mem.search("cancellation seed", user, limit=5),
+        "add": lambda: mem.add(f"cancelled add {next(counter)}", user_id=user),
+        "get": lambda: mem.get(seeds[0].id, user_id=user),
+        "update": lambda: mem.update(seeds[1].id, user_id=user, content="updated seed"),
+        "list": lambda: mem.list(user, limit=10),
+        "search": lambda: mem.search("cancellation seed", user, limit=5),
     }
     if "context" in ctx.capabilities.verbs:
-        operations["context"] = lambda: ctx.mem.context("cancellation seed", user)
+        operations["context"] = lambda: mem.context("cancellation seed", user)
     durations: dict[str, float] = {}
     for name, operation in operations.items():
         timings = []
@@ -147,17 +186,31 @@ async def cancellation_is_prompt_at_random_moments(ctx: CheckContext) -> None:
             timings.append(time.perf_counter() - started)
         durations[name] = statistics.median(timings)
 
+    inside = dict(probe.await_points)
+    probe.cancelled_inside.clear()
     first = await _round(operations, durations, rng)
     best = first
-    if first.p99 > ctx.budget_ms:
+    if first.p99 > first.allowed(ctx.budget_ms):
         second = await _round(operations, durations, rng)
-        best = min(first, second, key=lambda r: r.p99)
+        best = min(first, second, key=lambda r: r.p99 - r.noise_p99)
         ctx.note(first_round_p99_ms=round(first.p99, 3))
-    ctx.note(**best.summary(), budget_ms=ctx.budget_ms)
-    assert best.p99 <= ctx.budget_ms, (
+    allowed = best.allowed(ctx.budget_ms)
+    ctx.note(**best.summary(), budget_ms=ctx.budget_ms, allowed_ms=round(allowed, 3))
+    assert best.p99 <= allowed, (
         f"CancelledError arrived {best.p99:.1f} ms (p99 of {len(best.latencies)}) after "
-        f"task.cancel(); the budget is {ctx.budget_ms:g} ms "
-        f"(max {max(best.latencies):.1f} ms, in two rounds)"
+        f"task.cancel(); the budget is {ctx.budget_ms:g} ms over the machine's wake-up "
+        f"noise of {best.noise_p99:.1f} ms (max {max(best.latencies):.1f} ms, in two rounds)"
     )
-    await usable(ctx, user)
-    await close_and_check_leaks(ctx)
+    landed = dict(probe.cancelled_inside)
+    ctx.note(provider_await_points=inside, cancelled_inside_provider=landed)
+    if not any(inside.values()):
+        ctx.note(
+            rated_on="the provider never suspends: no cancellation can land inside it, so "
+            "only AsyncMemory's own await points were timed"
+        )
+        return
+    assert sum(landed.values()) > 0, (
+        f"the provider suspends at await points ({inside}), yet none of "
+        f"{len(first.latencies)} timed cancellations landed inside it: the timing proves "
+        "nothing about cancelling the backend"
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from openmem.errors import OMPError
+from openmem.context import estimate_tokens
 from openmem_conformance.check_context import CheckContext, eventually
-from openmem_conformance.expect import assert_hits_well_formed
+from openmem_conformance.expect import assert_hits_well_formed, expect_error
 from openmem_conformance.registry import Tier, check
 
 
@@ -16,7 +16,9 @@ async def context_stays_within_its_token_budget(ctx: CheckContext) -> None:
 
     Troubleshooting: pack with ``openmem.context.pack_context`` (it measures after every
     step), report the real ``token_count`` of the text, and cite only memories whose text
-    made it into the block. A budget of 0 gives an empty block.
+    made it into the block. A budget of 0 gives an empty block. The suite measures the
+    text itself with ``openmem.context.estimate_tokens`` (spec §6.8), whatever
+    ``token_count`` says.
     """
     user, other = ctx.user(), ctx.user("other")
     long_text = " ".join(f"word{i}" for i in range(400))
@@ -30,10 +32,19 @@ async def context_stays_within_its_token_budget(ctx: CheckContext) -> None:
     )
     await ctx.add("other user also likes dark mode", user_id=other)
     mine = {r.id for r in records}
+    measured: dict[int, tuple[int, int]] = {}
     for budget in (0, 1, 5, 12, 40, 200, 2000):
         block = await ctx.mem.context("dark mode", user, token_budget=budget)
         assert block.token_count <= budget, (
             f"token_budget={budget}: token_count is {block.token_count}"
+        )
+        # The suite counts itself, with the yardstick of spec §6.8, and never takes the
+        # provider's token_count on trust.
+        own_count = estimate_tokens(block.text)
+        measured[budget] = (block.token_count, own_count)
+        assert own_count <= budget, (
+            f"token_budget={budget}: the text measures {own_count} tokens (§6.8 counter) "
+            f"although its token_count is {block.token_count}"
         )
         # No tokenizer packs more than ~10 characters into a token: a longer text lies.
         assert len(block.text) <= budget * 10, (
@@ -46,6 +57,9 @@ async def context_stays_within_its_token_budget(ctx: CheckContext) -> None:
         if budget == 0:
             assert block.text == "", "budget 0 must give an empty text"
             assert not block.citations, "budget 0 must cite nothing"
+    ctx.note(
+        token_counts={str(b): {"reported": r, "measured": m} for b, (r, m) in measured.items()}
+    )
     big = await ctx.mem.context("dark mode", user, token_budget=2000)
     assert big.text, "context with a large budget returned no text"
     assert big.citations, "context with a large budget cited nothing"
@@ -222,7 +236,7 @@ async def metadata_filters_match_by_equality(ctx: CheckContext) -> None:
 
 @check(Tier.OPTIONAL, requires=("feature:idempotency",))
 async def idempotency_key_never_duplicates(ctx: CheckContext) -> None:
-    """A repeated add with the same idempotency_key returns the first record, stores one.
+    """A repeated idempotency_key returns the first record; with other content, conflict.
 
     Troubleshooting: with ``features.idempotency``, keep (namespace, user_id, key) -> id with
     a unique constraint and return the stored record on a repeat. The same key with other
@@ -233,13 +247,15 @@ async def idempotency_key_never_duplicates(ctx: CheckContext) -> None:
     again = await ctx.add("booked the flight", user_id=user, idempotency_key="k-1")
     assert again.id == first.id, "a repeated idempotency_key stored a second memory"
     assert await ctx.ids(user) == {first.id}, "list shows a duplicate"
-    try:
-        clash = await ctx.mem.add("booked the hotel", user_id=user, idempotency_key="k-1")
-    except OMPError as exc:
-        if exc.error_code != "conflict":
-            raise AssertionError(f"reused idempotency_key raised {exc!r}") from exc
-    else:
-        assert clash.id == first.id, "a reused idempotency_key stored a different memory"
+    # Returning the first record would tell the caller their other content was stored.
+    await expect_error(
+        ctx.mem.add("booked the hotel", user_id=user, idempotency_key="k-1"),
+        "conflict",
+        what="an idempotency_key reused with other content",
+    )
+    assert await ctx.ids(user) == {first.id}, "a conflicting idempotent add stored something"
+    kept = await ctx.mem.get(first.id, user_id=user)
+    assert kept.content == "booked the flight", "a conflicting idempotent add changed the record"
     theirs = await ctx.add("booked the flight", user_id=other, idempotency_key="k-1")
     assert theirs.id != first.id, "idempotency keys leak across users"
     assert theirs.user_id == other, "an idempotent add returned another user's memory"

@@ -6,9 +6,10 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from openmem.models import MemoryRecord
+from openmem.models import ListQuery, MemoryPatch, MemoryRecord
 from openmem_conformance.check_context import CheckContext
 from openmem_conformance.expect import expect_error
 from openmem_conformance.registry import Tier, check
@@ -133,6 +134,8 @@ async def bad_input_is_refused_and_writes_nothing(ctx: CheckContext) -> None:
     Troubleshooting: every one of these must raise a typed ``OMPError`` (``invalid_request``,
     ``payload_too_large`` or ``not_found`` for ids), never a driver exception, a traceback
     or a 500, and nothing may be stored. PostgreSQL rejects NUL in text: validate before.
+    Bad ids and cursors are also sent to the raw provider, past ``AsyncMemory``'s own
+    validation: the provider must refuse them with the same typed errors.
     """
     user = ctx.user()
     keep = await ctx.add("the one legitimate memory", user_id=user)
@@ -205,6 +208,50 @@ async def bad_input_is_refused_and_writes_nothing(ctx: CheckContext) -> None:
         after = await ctx.mem.get(dated.id, user_id=user)
         assert after.content == "dated memory", "a refused update wrote part of itself"
         await ctx.mem.delete(dated.id, user_id=user)
+    await _raw_provider_refuses_bad_input(ctx, user)
     assert await ctx.ids(user) == {keep.id}, "refused input left something stored"
     fetched = await ctx.mem.get(keep.id, user_id=user)
     assert fetched.content == keep.content, "a refused update changed the memory"
+
+
+async def _raw_provider_refuses_bad_input(ctx: CheckContext, user: str) -> None:
+    """The same bad ids and cursors straight to the provider, past AsyncMemory's checks.
+
+    ``AsyncMemory`` refuses most of these first, so only the raw calls show how the
+    provider itself copes (the server or another front end may not validate the same way).
+    """
+    caller = ctx.caller(user)
+    raw = ctx.raw
+    not_found = ("invalid_request", "not_found")
+    bad_ids = {
+        "NUL in id": "mem_\x00",
+        "huge id": "m" * 10_000,
+        "malformed id": "'; DROP TABLE memories; --",
+        "unicode id": "mem_\u00e9\U0001f600",
+    }
+    cases: list[tuple[str, Callable[[], Awaitable[Any]], tuple[str, ...]]] = []
+    for label, bad in bad_ids.items():
+        cases += [
+            (f"raw get, {label}", partial(raw.get, caller, bad), not_found),
+            (
+                f"raw update, {label}",
+                partial(raw.update, caller, bad, MemoryPatch(content="x")),
+                not_found,
+            ),
+            (f"raw delete, {label}", partial(raw.delete, caller, bad), not_found),
+        ]
+    for label, cursor in (
+        ("garbage cursor", "%%%not-base64%%%"),
+        ("forged cursor", "eyJ4IjogMX0"),
+        ("NUL cursor", "\x00"),
+    ):
+        cases.append(
+            (
+                f"raw list, {label}",
+                partial(raw.list, caller, ListQuery(cursor=cursor)),
+                ("invalid_request",),
+            )
+        )
+    for what, call, codes in cases:
+        await expect_error(call(), *codes, what=what)
+    ctx.note(raw_provider_cases=len(cases))
