@@ -28,7 +28,7 @@ from openmem.errors import (
     UnsupportedCapabilityError,
 )
 from openmem.inmemory import InMemoryProvider
-from openmem.models import ContextQuery, ListQuery, MemoryInput, SearchQuery
+from openmem.models import AuditQuery, ContextQuery, ListQuery, MemoryInput, SearchQuery
 from openmem.passthrough import PassthroughProvider
 from openmem.provider import Caller
 from openmem.server import KeyStore, ServerSettings, create_app
@@ -377,13 +377,79 @@ async def test_omp_0_1_answers_of_other_servers_are_read() -> None:
     script.answers = [
         httpx.Response(200, json=legacy),
         httpx.Response(200, json={"items": [legacy], "next_cursor": None}),
-        httpx.Response(200, json={"results": [{"memory": legacy, "score": -0.25}]}),
+        httpx.Response(200, json={"results": [{"memory": legacy, "score": 0.25}]}),
         httpx.Response(200, json={"text": "x y z", "citations": None, "token_count": None}),
     ]
     provider = script.provider()
     await provider.open()
     assert (await provider.get(CALLER, "mem_1")).tags == []
     assert (await provider.list(CALLER, ListQuery())).items[0].supersedes == []
-    assert (await provider.search(CALLER, SearchQuery(query="q")))[0].score == 0.0
+    assert (await provider.search(CALLER, SearchQuery(query="q")))[0].score == 0.25
     block = await provider.context(CALLER, ContextQuery(query="q"))
     assert (block.citations, block.token_count > 0) == ([], True)
+
+
+def _out_of_range_answers() -> list[httpx.Response]:
+    return [
+        httpx.Response(200, json={"results": [{"memory": _RECORD, "score": -0.25}]}),
+        httpx.Response(
+            200,
+            json={"text": "[mem_1] x", "citations": [{"memory_id": "mem_1", "score": 1.5}]},
+        ),
+    ]
+
+
+async def test_an_out_of_range_score_is_an_invalid_response_in_search_and_context() -> None:
+    script = Script()
+    script.answers = _out_of_range_answers()
+    provider = script.provider()
+    await provider.open()
+    with pytest.raises(ProviderError) as searched:
+        await provider.search(CALLER, SearchQuery(query="q"))
+    with pytest.raises(ProviderError) as cited:
+        await provider.context(CALLER, ContextQuery(query="q"))
+    assert (searched.value.error_code, cited.value.error_code) == ("invalid_response",) * 2
+    assert "-0.25" in searched.value.message
+    assert "1.5" in cited.value.message
+
+
+async def test_clamp_scores_brings_them_into_range_and_counts_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    script = Script()
+    script.answers = _out_of_range_answers()
+    provider = script.provider(clamp_scores=True)
+    await provider.open()
+    hits = await provider.search(CALLER, SearchQuery(query="q"))
+    block = await provider.context(CALLER, ContextQuery(query="q"))
+    assert (hits[0].score, block.citations[0].score) == (0.0, 1.0)
+    assert provider.clamped_scores == 2
+    assert "clamped 1 citation score" in caplog.text
+
+
+async def test_search_modes_are_forwarded_only_when_they_can_be_sent() -> None:
+    caps = {**_CAPS, "features": {"vector_search": True, "keyword_search": True}}
+    provider = Script(caps).provider()  # no x-openmem: no mode parameter on the wire
+    await provider.open()
+    features = (await provider.capabilities()).features
+    assert (features.vector_search, features.keyword_search, features.temporal) == (
+        False,
+        False,
+        False,
+    )
+    extended = {**caps, "x-openmem": {"extensions": ["search:post"]}}
+    provider = Script(extended).provider()
+    await provider.open()
+    features = (await provider.capabilities()).features
+    assert (features.vector_search, features.keyword_search) == (True, True)
+
+
+async def test_the_raw_provider_refuses_undeclared_verbs_before_any_request() -> None:
+    script = Script({**_CAPS, "verbs": ["add", "search", "get", "update", "delete", "list"]})
+    provider = script.provider()
+    await provider.open()
+    with pytest.raises(UnsupportedCapabilityError):
+        await provider.audit(CALLER, AuditQuery())
+    with pytest.raises(UnsupportedCapabilityError):
+        await provider.context(CALLER, ContextQuery(query="q"))
+    assert script.requests == []

@@ -3,7 +3,8 @@
 openmem's models are stricter than some OMP 0.1 servers: lists and maps are ``[]``/``{}``
 rather than null, scores are in [0, 1], ``token_count`` is always set. Answers are adapted
 here, once, before validation; an answer that still does not validate is a
-``ProviderError`` naming the model.
+``ProviderError`` naming the model. A score outside [0, 1] is not silently fixed: it is an
+``invalid_response`` error unless the caller opted into clamping (``clamp_scores``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from openmem.errors import ProviderError
 from openmem.models import ContextBlock, MemoryPage, MemoryRecord, SearchHit
 from openmem.passthrough.exchange import PROVIDER_NAME
 
-__all__ = ["read", "unwrap"]
+__all__ = ["INVALID_RESPONSE", "checked_scores", "read", "unwrap"]
+
+INVALID_RESPONSE = "invalid_response"
+"""The code of a ``ProviderError`` for an answer that breaks the protocol's ranges."""
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -48,14 +52,33 @@ def _record(payload: Any) -> Any:
 
 
 def _hit(payload: Any) -> Any:
-    # Some OMP 0.1 servers score by raw cosine similarity, in [-1, 1]; the contract is [0, 1].
     if isinstance(payload, Mapping):
         payload = dict(payload)
         payload["memory"] = _record(payload.get("memory"))
-        score = payload.get("score")
-        if isinstance(score, int | float) and not isinstance(score, bool):
-            payload["score"] = min(1.0, max(0.0, float(score)))
     return payload
+
+
+def checked_scores(scored: builtins.list[Any], *, clamp: bool, what: str) -> int:
+    """Require every ``score`` of ``scored`` (hits or citations) in [0, 1]; fix them in place.
+
+    Some OMP 0.1 servers score by raw cosine similarity, in [-1, 1]; the contract is [0, 1].
+    Such an answer is refused with ``invalid_response`` (a ``ProviderError``), or with
+    ``clamp`` brought into range; returns how many scores were clamped.
+    """
+    clamped = 0
+    for item in scored:
+        score = item.get("score") if isinstance(item, dict) else None
+        if not isinstance(score, int | float) or isinstance(score, bool) or 0 <= score <= 1:
+            continue
+        if not clamp:
+            raise ProviderError(
+                f"the OMP server answered a {what} score of {score}, outside [0, 1]",
+                provider=PROVIDER_NAME,
+                code=INVALID_RESPONSE,
+            )
+        item["score"] = min(1.0, max(0.0, float(score)))
+        clamped += 1
+    return clamped
 
 
 def _compatible(model: type[BaseModel], payload: Any) -> Any:

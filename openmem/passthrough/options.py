@@ -33,6 +33,9 @@ class PassthroughOptions(ProviderOptions):
     keepalive_expiry: float = Field(default=2.0, ge=0)
     """Seconds an idle pooled connection is kept. Shorter than servers' own keep-alive
     (uvicorn 5 s, nginx 75 s), so the client never reuses a connection the server is closing."""
+    clamp_scores: bool = False
+    """Clamp a server's scores outside [0, 1] into range (counted, with a warning) instead of
+    refusing the answer with ``invalid_response``."""
     transport: httpx.AsyncBaseTransport | None = Field(default=None, exclude=True, repr=False)
     """An httpx transport to use instead of the network (tests)."""
 

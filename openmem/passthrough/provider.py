@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -28,7 +29,7 @@ from openmem.models import (
     SearchHit,
     SearchQuery,
 )
-from openmem.passthrough.compat import read, unwrap
+from openmem.passthrough.compat import checked_scores, read, unwrap
 from openmem.passthrough.exchange import Exchange, read_json
 from openmem.passthrough.options import PassthroughOptions
 from openmem.provider import Caller, Provider
@@ -36,6 +37,17 @@ from openmem.provider import Caller, Provider
 __all__ = ["PassthroughProvider"]
 
 _GET_QUERY_MAX_LENGTH = 2_000  # what `openmem serve` accepts in GET /memories/search?q=
+_log = logging.getLogger("openmem.passthrough")
+
+# Features that only work through the parameters of the extended search (``mode`` and
+# ``include_inactive``): without it a server's claim of them cannot be used from here.
+_EXTENDED_SEARCH_FEATURES = (
+    "vector_search",
+    "keyword_search",
+    "hybrid_search",
+    "temporal",
+    "supports_supersession",
+)
 
 
 class PassthroughProvider(Provider[PassthroughOptions]):
@@ -49,6 +61,8 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         self._exchange = Exchange(self.options)
         self._capabilities: Capabilities | None = None
         self._extensions: frozenset[str] = frozenset()
+        self.clamped_scores = 0
+        """Scores outside [0, 1] brought into range so far (only with ``clamp_scores``)."""
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -102,6 +116,9 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         ):
             if extension not in self._extensions:
                 features[feature] = False
+        if "search:post" not in self._extensions:
+            for feature in _EXTENDED_SEARCH_FEATURES:
+                features[feature] = False
         features["cancellation"] = "native"
         # The server infers with its own chat model: for this client that is the backend's.
         infers = features.get("infer", "none") != "none" and "memories:messages" in self._extensions
@@ -117,10 +134,30 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             return await self._fetch_capabilities()
         return self._capabilities
 
+    def _require(self, verb: str) -> None:
+        """Refuse a verb the server does not declare, before any request is made."""
+        if self._capabilities is not None and verb not in self._capabilities.verbs:
+            raise UnsupportedCapabilityError(
+                f"the OMP server does not declare {verb}", provider=self.name
+            )
+
+    def _scores(self, scored: builtins.list[Any], what: str) -> None:
+        clamped = checked_scores(scored, clamp=self.options.clamp_scores, what=what)
+        if clamped:
+            self.clamped_scores += clamped
+            _log.warning(
+                "clamped %d %s score(s) of %s into [0, 1] (%d so far)",
+                clamped,
+                what,
+                self.options.base_url,
+                self.clamped_scores,
+            )
+
     # -- verbs -------------------------------------------------------------------------
 
     async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
         """``POST /memories`` (201); the idempotency key travels as ``Idempotency-Key``."""
+        self._require("add")
         body = item.model_dump(mode="json", exclude_none=True, by_alias=True)
         key = body.pop("idempotency_key", None)
         headers = {"idempotency-key": key} if key is not None else None
@@ -178,6 +215,7 @@ class PassthroughProvider(Provider[PassthroughOptions]):
 
     async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
         """``GET /memories/{id}`` with ``X-User-Id``."""
+        self._require("get")
         response = await self._exchange.send(
             "GET", _memory_path(memory_id), verb="get", caller=caller, idempotent=True
         )
@@ -185,6 +223,7 @@ class PassthroughProvider(Provider[PassthroughOptions]):
 
     async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
         """``PATCH /memories/{id}``: the merge patch as sent, explicit nulls kept."""
+        self._require("update")
         body = patch.model_dump(mode="json", exclude_unset=True, by_alias=True)
         body["user_id"] = caller.user_id
         response = await self._exchange.send(
@@ -199,6 +238,7 @@ class PassthroughProvider(Provider[PassthroughOptions]):
 
     async def delete(self, caller: Caller, memory_id: str) -> None:
         """``DELETE /memories/{id}`` (204). Not retried: a retry could answer not_found."""
+        self._require("delete")
         await self._exchange.send(
             "DELETE", _memory_path(memory_id), verb="delete", caller=caller, idempotent=False
         )
@@ -224,6 +264,7 @@ class PassthroughProvider(Provider[PassthroughOptions]):
 
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
         """``GET /memories`` with the query as parameters; the cursor is passed through."""
+        self._require("list")
         params: dict[str, Any] = {"user_id": caller.user_id, "limit": query.limit}
         _put(params, "scope", query.scope)
         _put(params, "since", query.since.isoformat() if query.since else None)
@@ -241,6 +282,7 @@ class PassthroughProvider(Provider[PassthroughOptions]):
 
     async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
         """``GET /memories/search?q=...``, or the body form for filters and long queries."""
+        self._require("search")
         # The body form carries filters, and queries too long for a URL (when offered).
         long_query = len(query.query) > _GET_QUERY_MAX_LENGTH and self._extended
         if query.filters or long_query:
@@ -278,10 +320,16 @@ class PassthroughProvider(Provider[PassthroughOptions]):
                 params=params,
                 idempotent=True,
             )
-        return [read(SearchHit, hit) for hit in unwrap(read_json(response), "results")]
+        results = [
+            dict(hit) if isinstance(hit, Mapping) else hit
+            for hit in unwrap(read_json(response), "results")
+        ]
+        self._scores(results, "search")
+        return [read(SearchHit, hit) for hit in results]
 
     async def context(self, caller: Caller, query: ContextQuery) -> ContextBlock:
         """``POST /context``."""
+        self._require("context")
         body = query.model_dump(mode="json", exclude_none=True, by_alias=True)
         if not body.get("tags"):
             body.pop("tags", None)
@@ -289,10 +337,16 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         response = await self._exchange.send(
             "POST", "/context", verb="context", caller=caller, json=body, idempotent=True
         )
-        return read(ContextBlock, read_json(response))
+        payload = read_json(response)
+        if isinstance(payload, Mapping) and isinstance(payload.get("citations"), builtins.list):
+            citations = [dict(c) if isinstance(c, Mapping) else c for c in payload["citations"]]
+            self._scores(citations, "citation")
+            payload = {**payload, "citations": citations}
+        return read(ContextBlock, payload)
 
     async def audit(self, caller: Caller, query: AuditQuery) -> builtins.list[AuditEntry]:
         """``GET /audit`` -> ``{"entries": [...]}``."""
+        self._require("audit")
         params: dict[str, Any] = {"user_id": caller.user_id, "limit": query.limit}
         _put(params, "app", query.app)
         _put(params, "action", query.action)
