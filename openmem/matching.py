@@ -11,6 +11,7 @@ page holds what sorts strictly before the cursor.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from openmem.cursors import decode_cursor, encode_cursor
 from openmem.models import ListQuery, MemoryPage, MemoryRecord, SearchQuery
@@ -18,6 +19,7 @@ from openmem.scopes import scope_matches
 
 __all__ = [
     "has_tags",
+    "json_equal",
     "matches_listing",
     "matches_search",
     "page_of",
@@ -44,7 +46,23 @@ def matches_search(record: MemoryRecord, query: SearchQuery) -> bool:
     return (
         scope_matches(query.scope, record.scope)
         and has_tags(record, query.tags)
-        and all(record.metadata.get(k) == v for k, v in query.filters.items())
+        and all(
+            k in record.metadata and json_equal(record.metadata[k], v)
+            for k, v in query.filters.items()
+        )
+    )
+
+
+def json_equal(stored: Any, wanted: Any) -> bool:
+    """Equality of two JSON values as PostgreSQL's ``jsonb`` sees it, not as Python's ``==``.
+
+    ``True == 1`` in Python, but a JSON boolean is never a number; ``1`` and ``1.0`` are the
+    same JSON number; ``"1"`` is a string, never the number 1.
+    """
+    if isinstance(stored, bool) or isinstance(wanted, bool):
+        return isinstance(stored, bool) and isinstance(wanted, bool) and stored is wanted
+    return (type(stored) is type(wanted) and stored == wanted) or (
+        isinstance(stored, int | float) and isinstance(wanted, int | float) and stored == wanted
     )
 
 

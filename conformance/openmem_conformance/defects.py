@@ -12,10 +12,17 @@ import asyncio
 import builtins
 import contextlib
 import socket
+from collections.abc import Sequence
 from typing import ClassVar
 
 from openmem.context import pack_context
-from openmem.errors import ConflictError, InvalidRequestError, RateLimitedError
+from openmem.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+    UnsupportedCapabilityError,
+)
 from openmem.inmemory import InMemoryProvider
 from openmem.models import (
     AuditEntry,
@@ -36,8 +43,10 @@ from openmem.models import (
 from openmem.provider import Caller, Provider
 
 __all__ = [
+    "AddAnswersAnotherId",
     "AuditFlagWithoutVerb",
     "AuditSkipsReads",
+    "BatchAnswersOutOfOrder",
     "ConflictingIdempotencyKeyReturnsFirst",
     "ContextOverBudget",
     "CountsWordsNotTokens",
@@ -46,13 +55,20 @@ __all__ = [
     "DeclaresKeywordButSearchesVectors",
     "DeclaresRateLimitItDoesNotEnforce",
     "DeleteLeavesSearchIndex",
+    "DropsProvenance",
     "EmptyLastPage",
+    "EmptyUserIsNotFound",
+    "FiltersCompareAsText",
     "FlagsNothing",
+    "ForgetUserCountsNothing",
     "ForgetUserIgnoresNamespace",
     "GetIgnoresUser",
     "HangsForever",
+    "HybridIsSemanticOnly",
     "IgnoresCancellation",
     "LeaksASocket",
+    "ListIgnoresTimeWindow",
+    "ListsOldestFirst",
     "LosesConcurrentWrites",
     "NamespacesShared",
     "NonAtomicAdd",
@@ -62,10 +78,14 @@ __all__ = [
     "QueuesWithoutDeclaring",
     "RateLimitsWithoutDeclaring",
     "RawUndeclaredAuditDoesIO",
+    "RefusesSemanticMode",
+    "ScopeFilterIsAPrefix",
     "ScoresAboveOne",
     "SearchIgnoresUser",
+    "SearchesInactiveToo",
     "SwallowsCancellation",
     "TagFilterAfterLimit",
+    "UnstableCapabilities",
     "UntypedNotFound",
     "UpdateIgnoresTags",
 ]
@@ -440,3 +460,125 @@ class RateLimitsWithoutDeclaring(InMemoryProvider):
         if self._lists > 20:
             raise RateLimitedError("slow down", retry_after=60)
         return await super().list(caller, query)
+
+
+class DropsProvenance(InMemoryProvider):
+    """add() forgets agent_id and session_id (the backend has no column for them)."""
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        return await super().add(
+            caller, item.model_copy(update={"agent_id": None, "session_id": None})
+        )
+
+
+class AddAnswersAnotherId(InMemoryProvider):
+    """add() answers a freshly minted id instead of the one it stored."""
+
+    async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
+        record = await super().add(caller, item)
+        return record.model_copy(update={"id": record.id + "x"})
+
+
+class ListsOldestFirst(InMemoryProvider):
+    """list() returns each page oldest first."""
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        page = await super().list(caller, query)
+        return page.model_copy(update={"items": builtins.list(reversed(page.items))})
+
+
+class ListIgnoresTimeWindow(InMemoryProvider):
+    """list() drops since and until."""
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        return await super().list(caller, query.model_copy(update={"since": None, "until": None}))
+
+
+class EmptyUserIsNotFound(InMemoryProvider):
+    """search() of a user without memories raises not_found instead of answering []."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        if not any(s.record.user_id == caller.user_id for s in self._owned_all(caller)):
+            raise NotFoundError("no such user")
+        return await super().search(caller, query)
+
+
+class SearchesInactiveToo(InMemoryProvider):
+    """search() always includes expired, not-yet-valid and superseded memories."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        return await super().search(caller, query.model_copy(update={"include_inactive": True}))
+
+
+class ForgetUserCountsNothing(InMemoryProvider):
+    """forget_user() deletes but answers 0."""
+
+    async def forget_user(self, caller: Caller) -> int:
+        await super().forget_user(caller)
+        return 0
+
+
+class BatchAnswersOutOfOrder(InMemoryProvider):
+    """add_many() stores every item but answers the records in reverse order."""
+
+    async def add_many(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        records = await super().add_many(caller, items)
+        return records[::-1] if len(records) > 1 else records
+
+
+class RefusesSemanticMode(InMemoryProvider):
+    """Declares vector_search, yet mode="semantic" raises unsupported_capability."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        if query.mode == "semantic":
+            raise UnsupportedCapabilityError("semantic search is not configured")
+        return await super().search(caller, query)
+
+
+class HybridIsSemanticOnly(InMemoryProvider):
+    """Declares hybrid_search, but mode="hybrid" runs the vector search alone."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        if query.mode == "hybrid":
+            query = query.model_copy(update={"mode": "semantic"})
+        return await super().search(caller, query)
+
+
+class ScopeFilterIsAPrefix(InMemoryProvider):
+    """search() matches scopes by string prefix: "coding" also finds "codingstyle"."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        if query.scope is None:
+            return await super().search(caller, query)
+        hits = await super().search(caller, query.model_copy(update={"scope": None, "limit": 100}))
+        prefix = query.scope.rstrip("/*")
+        return [h for h in hits if (h.memory.scope or "").startswith(prefix)][: query.limit]
+
+
+class UnstableCapabilities(InMemoryProvider):
+    """capabilities() answers a different max_list_limit each time it is asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._asked = 0
+
+    async def capabilities(self) -> Capabilities:
+        caps = await super().capabilities()
+        self._asked += 1
+        limits = caps.limits.model_copy(update={"max_list_limit": 400 + self._asked})
+        return caps.model_copy(update={"limits": limits})
+
+
+class FiltersCompareAsText(InMemoryProvider):
+    """search(filters=...) compares metadata as text (``metadata->>key = value``): "1" is 1."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        if not query.filters:
+            return await super().search(caller, query)
+        wanted = {k: str(v) for k, v in query.filters.items()}
+        hits = await super().search(caller, query.model_copy(update={"filters": {}, "limit": 100}))
+        return [
+            h for h in hits if all(str(h.memory.metadata.get(k)) == v for k, v in wanted.items())
+        ][: query.limit]

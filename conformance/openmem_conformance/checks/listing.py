@@ -130,7 +130,9 @@ async def list_filters_by_scope_tags_and_time(ctx: CheckContext) -> None:
     assert await ctx.ids(user, tags=["x"]) == {a.id, b.id}, "list tags=[x]"
     assert await ctx.ids(user, tags=["x", "y"]) == {a.id}, "list tags=[x, y] (all must match)"
     assert await ctx.ids(user, since=b.created_at) >= {b.id, c.id}, "list since is inclusive"
-    assert a.id not in await ctx.ids(user, since=a.created_at + timedelta(microseconds=1))
+    assert a.id not in await ctx.ids(user, since=a.created_at + timedelta(microseconds=1)), (
+        "list since leaves out what was created before it"
+    )
     assert await ctx.ids(user, until=a.created_at) == set(), "list until is exclusive"
     later = c.created_at + timedelta(seconds=1)
     assert await ctx.ids(user, until=later) == {a.id, b.id, c.id}, "list until"

@@ -232,6 +232,24 @@ async def metadata_filters_match_by_equality(ctx: CheckContext) -> None:
     assert {h.memory.id for h in hits} == {a.id, b.id}, "filters={'n': 1}"
     hits = await ctx.mem.search("project note", user, filters={"project": "b", "n": 2}, limit=10)
     assert hits == [], "every filter key must match"
+    # Values at type boundaries: Python's == forgives True == 1; JSON does not, nor "1" == 1.
+    flag = await ctx.add("project note flag", user_id=user, metadata={"n": True, "k": "Ab"})
+    text = await ctx.add("project note text", user_id=user, metadata={"n": "1", "k": "ab"})
+    big = await ctx.add("project note big", user_id=user, metadata={"n": 2**53 + 1, "k": "A"})
+    for filters, expected in (
+        ({"n": 1}, {a.id, b.id}),
+        ({"n": True}, {flag.id}),
+        ({"n": "1"}, {text.id}),
+        ({"n": 2**53 + 1}, {big.id}),
+        ({"k": "ab"}, {text.id}),
+        ({"k": "A"}, {big.id}),
+    ):
+        hits = await ctx.mem.search("project note", user, filters=filters, limit=20)
+        found = {h.memory.id for h in hits}
+        assert found == expected, (
+            f"filters={filters!r} found {len(found)} memories, expected {len(expected)} "
+            '(typed equality: true is not 1, "1" is not 1; no prefixes or case folding)'
+        )
 
 
 @check(Tier.OPTIONAL, requires=("feature:idempotency",))
