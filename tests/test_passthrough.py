@@ -18,6 +18,7 @@ from openmem.errors import (
     ConfigurationError,
     ConflictError,
     InvalidRequestError,
+    InvalidResponseError,
     NotFoundError,
     OMPError,
     ProviderError,
@@ -404,9 +405,9 @@ async def test_an_out_of_range_score_is_an_invalid_response_in_search_and_contex
     script.answers = _out_of_range_answers()
     provider = script.provider()
     await provider.open()
-    with pytest.raises(ProviderError) as searched:
+    with pytest.raises(InvalidResponseError) as searched:
         await provider.search(CALLER, SearchQuery(query="q"))
-    with pytest.raises(ProviderError) as cited:
+    with pytest.raises(InvalidResponseError) as cited:
         await provider.context(CALLER, ContextQuery(query="q"))
     assert (searched.value.error_code, cited.value.error_code) == ("invalid_response",) * 2
     assert "-0.25" in searched.value.message

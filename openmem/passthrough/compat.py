@@ -16,14 +16,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from openmem.context import estimate_tokens
-from openmem.errors import ProviderError
+from openmem.errors import InvalidResponseError, ProviderError
 from openmem.models import ContextBlock, MemoryPage, MemoryRecord, SearchHit
 from openmem.passthrough.exchange import PROVIDER_NAME
 
-__all__ = ["INVALID_RESPONSE", "checked_scores", "read", "unwrap"]
-
-INVALID_RESPONSE = "invalid_response"
-"""The code of a ``ProviderError`` for an answer that breaks the protocol's ranges."""
+__all__ = ["checked_scores", "read", "unwrap"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -62,7 +59,7 @@ def checked_scores(scored: builtins.list[Any], *, clamp: bool, what: str) -> int
     """Require every ``score`` of ``scored`` (hits or citations) in [0, 1]; fix them in place.
 
     Some OMP 0.1 servers score by raw cosine similarity, in [-1, 1]; the contract is [0, 1].
-    Such an answer is refused with ``invalid_response`` (a ``ProviderError``), or with
+    Such an answer is refused with ``InvalidResponseError`` (``invalid_response``), or with
     ``clamp`` brought into range; returns how many scores were clamped.
     """
     clamped = 0
@@ -71,10 +68,9 @@ def checked_scores(scored: builtins.list[Any], *, clamp: bool, what: str) -> int
         if not isinstance(score, int | float) or isinstance(score, bool) or 0 <= score <= 1:
             continue
         if not clamp:
-            raise ProviderError(
+            raise InvalidResponseError(
                 f"the OMP server answered a {what} score of {score}, outside [0, 1]",
                 provider=PROVIDER_NAME,
-                code=INVALID_RESPONSE,
             )
         item["score"] = min(1.0, max(0.0, float(score)))
         clamped += 1
