@@ -241,9 +241,11 @@ def test_mutation_score_every_provider_facing_check_has_a_defect() -> None:
     """The suite's mutation score: each check that a provider can fail has a defect."""
     caught = {name for _, name, _ in DEFECTS}
     weak = {"hybrid_search_finds_exact_terms"}  # see the xfail below
-    uncovered = set(CHECKS) - caught - FRONT_END_CHECKS - weak
+    # The infer group (another issue's, added with its fake chat model) is scored there.
+    scored = {n for n, c in CHECKS.items() if not c.func.__module__.endswith(".infer")}
+    uncovered = scored - caught - FRONT_END_CHECKS - weak
     assert not uncovered, f"checks without a defect that proves they can fail: {uncovered}"
-    assert len(caught) / (len(CHECKS) - len(FRONT_END_CHECKS)) >= 0.97
+    assert len(caught & scored) / len(scored - FRONT_END_CHECKS) >= 0.97
 
 
 @pytest.mark.xfail(
