@@ -243,6 +243,8 @@ class SupermemoryProvider(Provider[SupermemoryOptions]):
     # -- reads -------------------------------------------------------------------------
 
     async def _fetch(self, caller: Caller, memory_id: str) -> tuple[MemoryRecord, dict[str, Any]]:
+        if not memory_id.isprintable():  # no URL can carry it (a NUL byte, say): never stored
+            raise NotFoundError(f"memory {memory_id!r} not found", provider=self.name)
         try:
             doc = await self._guard(self._api().documents.get(container_of(caller), memory_id))
         except NotFoundError:
