@@ -18,8 +18,8 @@ Verbs:
   id), then filtered and cut by ``openmem.matching``, so pages are full until the last.
 - ``search``: ``POST /v1/passages/search`` for the user's agent, tag filters sent to Letta,
   scope/metadata/validity filters applied here, refilling the page while filters eat it.
-  Letta's score is its vector similarity; it is clamped into [0, 1] (negative similarity
-  becomes 0), so ``min_score`` reads as a similarity threshold.
+  Scores are the ``score`` Letta returns (documented only as a relevance score, higher is
+  better) clamped into [0, 1]; the per-agent archival search route returns no score at all.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ peers.md §3):
   ``Retry-After``, 5xx, ... (see ``openmem.contract_fake``).
 
 Not reproduced: embeddings. The search score is the share of query words found in the
-passage (in [0, 1]), standing in for the service's cosine similarity.
+passage (in [0, 1]), standing in for the service's relevance score.
 """
 
 from __future__ import annotations
