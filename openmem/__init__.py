@@ -7,55 +7,108 @@ async with AsyncMemory(provider="inmemory") as mem:
     hits = await mem.search("dark mode", "u1")
 """
 
-from importlib.metadata import PackageNotFoundError, version
+# Names load on first use (PEP 562): `import openmem` and `openmem --help` stay fast, and a
+# program pays only for the parts it touches. The TYPE_CHECKING block gives type checkers the
+# same names eagerly.
+from __future__ import annotations
 
-from openmem.distribution import DISTRIBUTION
-from openmem.errors import (
-    ClosedError,
-    ConfigurationError,
-    ConflictError,
-    EmbeddingModelMismatchError,
-    EventLoopMismatchError,
-    IngestionTimeoutError,
-    InternalError,
-    InvalidRequestError,
-    MethodNotAllowedError,
-    NotFoundError,
-    OMPError,
-    OpenMemUsageError,
-    PayloadTooLargeError,
-    ProviderError,
-    ProviderNotFoundError,
-    ProviderSaturatedError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    ScopeDeniedError,
-    UnauthorizedError,
-    UnsupportedCapabilityError,
-)
-from openmem.memory import UNSET, AsyncMemory
-from openmem.models import (
-    OMP_VERSION,
-    AuditEntry,
-    Capabilities,
-    CapabilityFeatures,
-    CapabilityLimits,
-    Citation,
-    ContextBlock,
-    MemoryInput,
-    MemoryPage,
-    MemoryPatch,
-    MemoryRecord,
-    MemorySource,
-    SearchHit,
-)
-from openmem.provider import Caller, Provider, ProviderOptions
-from openmem.sync import Memory
+import importlib
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version(DISTRIBUTION)
-except PackageNotFoundError:  # running from a source tree without metadata
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from openmem.errors import (
+        ClosedError,
+        ConfigurationError,
+        ConflictError,
+        EmbeddingModelMismatchError,
+        EventLoopMismatchError,
+        IngestionTimeoutError,
+        InternalError,
+        InvalidRequestError,
+        MethodNotAllowedError,
+        NotFoundError,
+        OMPError,
+        OpenMemUsageError,
+        PayloadTooLargeError,
+        ProviderError,
+        ProviderNotFoundError,
+        ProviderSaturatedError,
+        ProviderUnavailableError,
+        RateLimitedError,
+        ScopeDeniedError,
+        UnauthorizedError,
+        UnsupportedCapabilityError,
+    )
+    from openmem.memory import (
+        UNSET,
+        AsyncMemory,
+    )
+    from openmem.models import (
+        OMP_VERSION,
+        AuditEntry,
+        Capabilities,
+        CapabilityFeatures,
+        CapabilityLimits,
+        Citation,
+        ContextBlock,
+        MemoryInput,
+        MemoryPage,
+        MemoryPatch,
+        MemoryRecord,
+        MemorySource,
+        SearchHit,
+    )
+    from openmem.provider import (
+        Caller,
+        Provider,
+        ProviderOptions,
+    )
+    from openmem.sync import (
+        Memory,
+    )
+
+_LAZY: dict[str, str] = {
+    "ClosedError": "openmem.errors",
+    "ConfigurationError": "openmem.errors",
+    "ConflictError": "openmem.errors",
+    "EmbeddingModelMismatchError": "openmem.errors",
+    "EventLoopMismatchError": "openmem.errors",
+    "IngestionTimeoutError": "openmem.errors",
+    "InternalError": "openmem.errors",
+    "InvalidRequestError": "openmem.errors",
+    "MethodNotAllowedError": "openmem.errors",
+    "NotFoundError": "openmem.errors",
+    "OMPError": "openmem.errors",
+    "OpenMemUsageError": "openmem.errors",
+    "PayloadTooLargeError": "openmem.errors",
+    "ProviderError": "openmem.errors",
+    "ProviderNotFoundError": "openmem.errors",
+    "ProviderSaturatedError": "openmem.errors",
+    "ProviderUnavailableError": "openmem.errors",
+    "RateLimitedError": "openmem.errors",
+    "ScopeDeniedError": "openmem.errors",
+    "UnauthorizedError": "openmem.errors",
+    "UnsupportedCapabilityError": "openmem.errors",
+    "UNSET": "openmem.memory",
+    "AsyncMemory": "openmem.memory",
+    "OMP_VERSION": "openmem.models",
+    "AuditEntry": "openmem.models",
+    "Capabilities": "openmem.models",
+    "CapabilityFeatures": "openmem.models",
+    "CapabilityLimits": "openmem.models",
+    "Citation": "openmem.models",
+    "ContextBlock": "openmem.models",
+    "MemoryInput": "openmem.models",
+    "MemoryPage": "openmem.models",
+    "MemoryPatch": "openmem.models",
+    "MemoryRecord": "openmem.models",
+    "MemorySource": "openmem.models",
+    "SearchHit": "openmem.models",
+    "Caller": "openmem.provider",
+    "Provider": "openmem.provider",
+    "ProviderOptions": "openmem.provider",
+    "Memory": "openmem.sync",
+}
 
 __all__ = [
     "OMP_VERSION",
@@ -100,3 +153,25 @@ __all__ = [
     "UnsupportedCapabilityError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        from openmem.distribution import DISTRIBUTION
+
+        try:
+            value: Any = version(DISTRIBUTION)
+        except PackageNotFoundError:  # running from a source tree without metadata
+            value = "0.0.0"
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'openmem' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

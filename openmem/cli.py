@@ -11,20 +11,20 @@ Provider options are given as ``--provider NAME``, ``--config FILE`` and repeate
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from openmem.distribution import DISTRIBUTION, install_command
 from openmem.errors import ConfigurationError, OMPError
-from openmem.memory import AsyncMemory
-from openmem.registry import available_providers
+
+if TYPE_CHECKING:  # imported where used: `openmem --help` must not load the memory layer
+    from openmem.memory import AsyncMemory
 
 __all__ = ["COMMAND_GROUP", "main", "memory_from_cli", "parse_options"]
 
@@ -34,7 +34,11 @@ T = TypeVar("T")
 
 @cache
 def _plugin_commands() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP)}
+    """Plugin command names and the distribution that provides each."""
+    return {
+        ep.name: ep.dist.name if ep.dist is not None else ep.value
+        for ep in entry_points(group=COMMAND_GROUP)
+    }
 
 
 class _Commands(click.Group):
@@ -42,6 +46,19 @@ class _Commands(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(_plugin_commands()))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List every command without importing the plugins (their modules can be heavy)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            builtin = self.commands.get(name)
+            if builtin is not None:
+                rows.append((name, builtin.get_short_help_str(limit=formatter.width)))
+            else:
+                rows.append((name, f"(from {_plugin_commands()[name]}) see: openmem {name} --help"))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         builtin = super().get_command(ctx, cmd_name)
@@ -93,6 +110,8 @@ def memory_from_cli(
     provider: str | None, config: str | None, options: Sequence[str], **extra: Any
 ) -> AsyncMemory:
     """An ``AsyncMemory`` from the common CLI flags (flags > file > env > defaults)."""
+    from openmem.memory import AsyncMemory
+
     overrides = {**parse_options(options), **{k: v for k, v in extra.items() if v is not None}}
     if provider:
         overrides["provider"] = provider
@@ -122,6 +141,8 @@ def _run(memory: AsyncMemory, work: Callable[[AsyncMemory], Awaitable[T]]) -> T:
     async def session() -> T:
         async with memory:
             return await work(memory)
+
+    import asyncio
 
     try:
         return asyncio.run(session())
@@ -158,10 +179,14 @@ def add(
 @main.command()
 @provider_flags
 @click.argument("query")
-@click.option("--user", "-u", "user_id", required=True)
-@click.option("--scope", "-s")
-@click.option("--limit", "-k", default=10, show_default=True)
-@click.option("--mode", type=click.Choice(["semantic", "keyword", "hybrid"]))
+@click.option("--user", "-u", "user_id", required=True, help="The user whose memories to read.")
+@click.option("--scope", "-s", help="Only this scope and the scopes under it, e.g. coding/python.")
+@click.option("--limit", "-k", default=10, show_default=True, help="At most this many hits.")
+@click.option(
+    "--mode",
+    type=click.Choice(["semantic", "keyword", "hybrid"]),
+    help="Ranking mode (default: the provider's; see its capabilities).",
+)
 def search(
     provider: str | None,
     config: str | None,
@@ -182,9 +207,16 @@ def search(
 @main.command()
 @provider_flags
 @click.argument("query")
-@click.option("--user", "-u", "user_id", required=True)
-@click.option("--scope", "-s")
-@click.option("--budget", "-b", "token_budget", default=500, show_default=True)
+@click.option("--user", "-u", "user_id", required=True, help="The user whose memories to read.")
+@click.option("--scope", "-s", help="Only this scope and the scopes under it, e.g. coding/python.")
+@click.option(
+    "--budget",
+    "-b",
+    "token_budget",
+    default=500,
+    show_default=True,
+    help="Token budget of the context block.",
+)
 def context(
     provider: str | None,
     config: str | None,
@@ -206,9 +238,9 @@ def context(
 
 @main.command(name="list")
 @provider_flags
-@click.option("--user", "-u", "user_id", required=True)
-@click.option("--scope", "-s")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--user", "-u", "user_id", required=True, help="The user whose memories to read.")
+@click.option("--scope", "-s", help="Only this scope and the scopes under it, e.g. coding/python.")
+@click.option("--limit", default=50, show_default=True, help="Page size.")
 def list_memories(
     provider: str | None,
     config: str | None,
@@ -227,6 +259,8 @@ def list_memories(
 @main.command()
 def providers() -> None:
     """List the installed providers."""
+    from openmem.registry import available_providers
+
     for name, ep in sorted(available_providers().items()):
         click.echo(f"{name:<14} {ep.value}")
 

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openmem.distribution import install_command
+from openmem.environment import ENV_PREFIX, check_variable_names, read_dotenv
 from openmem.errors import ConfigurationError
 from openmem.provider import Provider, ProviderOptions
 from openmem.registry import available_providers, load_provider_class
@@ -40,7 +41,6 @@ __all__ = [
     "resolve_config",
 ]
 
-ENV_PREFIX = "OPENMEM_"
 DEFAULT_PROVIDER = "postgres"
 
 
@@ -133,15 +133,6 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return table
 
 
-def read_dotenv(path: str | os.PathLike[str] = ".env") -> dict[str, str]:
-    """The ``OPENMEM_*`` entries of a ``.env`` file, or nothing when there is none."""
-    from dotenv import dotenv_values
-
-    if not Path(path).is_file():
-        return {}
-    return {k: v for k, v in dotenv_values(path).items() if k.startswith(ENV_PREFIX) and v}
-
-
 def resolve_config(
     *,
     kwargs: Mapping[str, Any] | None = None,
@@ -151,7 +142,8 @@ def resolve_config(
     """Merge the layers (kwargs > file > env > defaults) and validate them."""
     kwargs = {k: v for k, v in (kwargs or {}).items() if v is not None}
     file = dict(file or {})
-    env_values = _env_options(env if env is not None else os.environ)
+    env_source = env if env is not None else os.environ
+    env_values = _env_options(env_source)
 
     provider_name = (
         kwargs.get("provider")
@@ -165,6 +157,9 @@ def resolve_config(
         raise ConfigurationError("provider must be a provider name")
     provider_class = load_provider_class(provider_name)
     option_fields = set(provider_class.Options.model_fields)
+    if set(env_values) - _MEMORY_KEYS - option_fields:
+        # Another provider's option is fine (one .env may serve several); a typo is not.
+        check_variable_names(env_source, _MEMORY_KEYS | _all_option_names())
 
     for layer_name, layer in (("argument", kwargs), ("configuration", file)):
         unknown = set(layer) - _MEMORY_KEYS - option_fields
@@ -204,6 +199,16 @@ def _env_options(env: Mapping[str, str]) -> dict[str, str]:
         for key, value in env.items()
         if key.startswith(ENV_PREFIX) and value != ""
     }
+
+
+def _all_option_names() -> set[str]:
+    names: set[str] = set()
+    for name in available_providers():
+        try:
+            names |= set(load_provider_class(name).Options.model_fields)
+        except (ConfigurationError, ImportError):  # a broken plugin is reported when chosen
+            continue
+    return names
 
 
 def _default_provider() -> str:

@@ -14,7 +14,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from openmem.binding import ProviderBinding
-from openmem.config import load_config_file, memory_setup, read_dotenv
+from openmem.config import load_config_file, memory_setup
+from openmem.environment import process_environment
 from openmem.models import validate_identifier
 from openmem.provider import Caller, Provider
 
@@ -53,13 +54,16 @@ class MemoryLifecycle:
         """Build from a dict or a TOML file; ``overrides`` win, the environment fills gaps."""
         data = dict(config) if isinstance(config, Mapping) else load_config_file(config)
         self = cls.__new__(cls)
-        self._init_from(dict(overrides), file=data, env=os.environ)
+        self._init_from(dict(overrides), file=data, env=process_environment())
         return self
 
     @classmethod
     def from_env(cls, *, dotenv: str | os.PathLike[str] | None = ".env", **overrides: Any) -> Self:
-        """Build from ``OPENMEM_*`` variables (and a ``.env`` file when present)."""
-        env = {**(read_dotenv(dotenv) if dotenv is not None else {}), **os.environ}
+        """Build from ``OPENMEM_*`` variables over a ``.env`` file's (as ``AsyncMemory()`` does).
+
+        ``dotenv`` names another file, or None to read the process environment only.
+        """
+        env = process_environment(dotenv)
         self = cls.__new__(cls)
         self._init_from(dict(overrides), file=None, env=env)
         return self

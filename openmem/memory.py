@@ -13,7 +13,6 @@ same object driven from a private event-loop thread, for synchronous code.
 from __future__ import annotations
 
 import builtins
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, overload
@@ -27,6 +26,7 @@ from openmem.arguments import (
     build_request,
     extension_fields,
 )
+from openmem.environment import process_environment
 from openmem.errors import InvalidRequestError
 from openmem.gate import (
     require_add,
@@ -100,7 +100,7 @@ class AsyncMemory(MemoryLifecycle):
                 **options,
             },
             file=None,
-            env=os.environ,
+            env=process_environment(),
         )
 
     # -- verbs -------------------------------------------------------------------------

@@ -93,3 +93,45 @@ def test_a_provider_instance_cannot_be_mixed_with_options() -> None:
 
     with pytest.raises(ConfigurationError, match="provider instance"):
         AsyncMemory(provider=InMemoryProvider(), embedder_dim=8)
+
+
+def test_a_misspelled_variable_is_an_error_with_a_suggestion() -> None:
+    env = {"OPENMEM_PROVIDER": "inmemory", "OPENMEM_NAMESPCE": "acme"}
+    with pytest.raises(
+        ConfigurationError, match=r"OPENMEM_NAMESPCE \(did you mean OPENMEM_NAMESPACE\?\)"
+    ):
+        resolve_config(env=env)
+
+
+def test_a_misspelled_provider_variable_never_falls_back_to_the_default() -> None:
+    with pytest.raises(ConfigurationError, match="did you mean OPENMEM_PROVIDER"):
+        resolve_config(kwargs={"provider": "inmemory"}, env={"OPENMEM_PROVIDR": "mem0"})
+
+
+def test_another_installed_providers_option_is_not_an_error() -> None:
+    # One .env may serve several providers: OPENMEM_URL belongs to postgres, not inmemory.
+    env = {"OPENMEM_PROVIDER": "inmemory", "OPENMEM_URL": "postgresql://db/x"}
+    assert resolve_config(env=env).provider_name == "inmemory"
+
+
+def test_asyncmemory_reads_dotenv_like_from_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENMEM_PROVIDER", raising=False)
+    monkeypatch.delenv("OPENMEM_NAMESPACE", raising=False)
+    (tmp_path / ".env").write_text("OPENMEM_PROVIDER=inmemory\nOPENMEM_NAMESPACE=dotenv-ns\n")
+    monkeypatch.chdir(tmp_path)
+    assert AsyncMemory().namespace == "dotenv-ns"
+    assert AsyncMemory.from_env().namespace == "dotenv-ns"
+    assert AsyncMemory.from_config({}).namespace == "dotenv-ns"
+    monkeypatch.setenv("OPENMEM_NAMESPACE", "process-wins")
+    assert AsyncMemory().namespace == "process-wins"
+
+
+def test_a_misspelled_variable_in_dotenv_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("OPENMEM_PROVIDER=inmemory\nOPENMEM_EMBEDER_DIM=8\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match="did you mean OPENMEM_EMBEDDER_DIM"):
+        AsyncMemory()

@@ -8,7 +8,6 @@ Options resolve flags > ``--config`` file > ``OPENMEM_SERVER_*`` / ``OPENMEM_*``
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ import click
 
 from openmem.errors import ConfigurationError
 from openmem.server.keys import VERB_GROUPS, KeyStore
-from openmem.server.settings import ServerSettings, load_server_settings
+from openmem.server.log_format import LogFormat, configure_logging
+from openmem.server.settings import load_server_settings
 
 __all__ = ["keys", "serve"]
 
@@ -54,7 +54,18 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--max-body-bytes", type=int, help="Largest request body (default 1 MiB).")
 @click.option("--namespace", help="Namespace of requests when auth is off (default 'default').")
-@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Least severe level logged (default info).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line (time, level, logger, message, request_id).",
+)
 @click.option("--graceful-timeout", type=float, help="Seconds in-flight requests get on shutdown.")
 @click.option(
     "-o",
@@ -74,6 +85,7 @@ def serve(
     max_body_bytes: int | None,
     namespace: str | None,
     log_level: str | None,
+    log_format: LogFormat,
     graceful_timeout: float | None,
     options: tuple[str, ...],
 ) -> None:
@@ -105,7 +117,7 @@ def serve(
             )
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
-    _configure_logging(settings)
+    configure_logging(settings.log_level, log_format)
     name = app.state.openmem.provider.name
     click.echo(
         f"openmem serve: serving {name!r} at http://{settings.host}:{settings.port} "
@@ -117,6 +129,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,  # configure_logging set uvicorn's loggers up in the chosen format
         access_log=False,  # ours has no query strings (user ids) and no raw paths
         timeout_graceful_shutdown=int(settings.graceful_timeout),
         lifespan="on",
@@ -126,15 +139,6 @@ def serve(
     server.run()
     if not server.started:
         sys.exit(1)
-
-
-def _configure_logging(settings: ServerSettings) -> None:
-    logger = logging.getLogger("openmem")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(settings.log_level.upper())
 
 
 # -- keys ----------------------------------------------------------------------------------

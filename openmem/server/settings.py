@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from openmem.environment import data_root
 from openmem.errors import ConfigurationError
 from openmem.llm.client import LLMOptions
 
@@ -46,11 +46,8 @@ SERVER_CONFIG_ENV = "OPENMEM_SERVER_CONFIG"
 
 
 def default_data_dir() -> Path:
-    """``OPENMEM_DATA_DIR``, else the user data dir of openmem."""
-    configured = os.environ.get("OPENMEM_DATA_DIR")
-    if configured:
-        return Path(configured)
-    return platformdirs.user_data_path("openmem", appauthor=False)
+    """openmem's data root (``OPENMEM_DATA_DIR``, else the user data dir); see ``data_root``."""
+    return data_root()
 
 
 def is_loopback(host: str) -> bool:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from openmem.embedders import EmbedderOptions
+from openmem.environment import data_root
 
 __all__ = ["TranslationOptions"]
 
@@ -21,10 +21,11 @@ class TranslationOptions(EmbedderOptions):
     """
 
     data_dir_name: ClassVar[str] = "translation"
-    """The folder under ``$OPENMEM_DATA_DIR`` (or ``~/.local/share/openmem``) by default."""
+    """This adapter's folder under the data root."""
 
     data_dir: str | None = None
-    """Where the SDK's local stores live (created on open)."""
+    """The data root (default: ``$OPENMEM_DATA_DIR``, else the user data dir): the SDK's
+    local stores live in ``<data_dir>/<data_dir_name>``, beside the other providers'."""
     collection: str = Field(default="openmem", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
     infer: bool = False
     """Let the SDK's LLM extract facts from the content (needs ``llm``); off by default."""
@@ -41,11 +42,14 @@ class TranslationOptions(EmbedderOptions):
 
     @classmethod
     def default_data_dir(cls) -> Path:
-        """``$OPENMEM_DATA_DIR/<data_dir_name>``, else ``~/.local/share/openmem/<...>``."""
-        base = os.environ.get("OPENMEM_DATA_DIR")
-        root = Path(base) if base else Path.home() / ".local" / "share" / "openmem"
-        return root / cls.data_dir_name
+        """``<data root>/<data_dir_name>`` (``$OPENMEM_DATA_DIR``, else the user data dir)."""
+        return data_root() / cls.data_dir_name
 
     def resolved_data_dir(self) -> Path:
-        """The data directory (created on open)."""
-        return Path(self.data_dir) if self.data_dir else self.default_data_dir()
+        """This adapter's folder, ``<data_dir>/<data_dir_name>`` (created on open).
+
+        ``data_dir`` is a root shared with the other providers, as ``OPENMEM_DATA_DIR`` is.
+        """
+        if self.data_dir:
+            return Path(self.data_dir) / self.data_dir_name
+        return self.default_data_dir()

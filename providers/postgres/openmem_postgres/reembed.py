@@ -113,7 +113,13 @@ async def _write_batch(conn: Connection, *, sql: str, args: tuple[Any, ...]) -> 
 @click.option("--embedder", help="hashing | openai | local (OPENMEM_EMBEDDER).")
 @click.option("--embedder-model", help="The model to re-embed with (OPENMEM_EMBEDDER_MODEL).")
 @click.option("--embedder-dim", type=int, help="Vector size (OPENMEM_EMBEDDER_DIM).")
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=256, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=256,
+    show_default=True,
+    help="Memories re-embedded per transaction.",
+)
 def reembed(
     config_path: str | None,
     url: str | None,
