@@ -16,7 +16,11 @@ from openmem.provider import Provider
 
 __all__ = ["LOOP_MISMATCH_MESSAGE", "ProviderBinding"]
 
-LOOP_MISMATCH_MESSAGE = "AsyncMemory is bound to a different event loop"
+LOOP_MISMATCH_MESSAGE = (
+    "AsyncMemory is bound to a different event loop: create the AsyncMemory inside the "
+    "coroutine that uses it (one per asyncio.run() or per thread with its own loop), or use "
+    "Memory, the synchronous API, which is safe from any thread"
+)
 
 
 class ProviderBinding:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from openmem.binding import ProviderBinding
 from openmem.config import load_config_file, memory_setup
 from openmem.environment import process_environment
+from openmem.errors import OpenMemUsageError
 from openmem.models import validate_identifier
 from openmem.provider import Caller, Provider
 
@@ -92,6 +93,17 @@ class MemoryLifecycle:
     async def close(self) -> None:
         """Close the provider; idempotent. Verbs afterwards raise ``ClosedError``."""
         await self._binding.close()
+
+    def __enter__(self) -> NoReturn:
+        """Refuse ``with``, naming the two right ways."""
+        raise OpenMemUsageError(
+            "AsyncMemory is an async context manager: use `async with AsyncMemory(...) as mem:` "
+            "inside a coroutine, or `with Memory(...) as mem:` (openmem.Memory, the "
+            "synchronous API) in ordinary code"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Never reached: ``__enter__`` refuses."""
 
     async def __aenter__(self) -> Self:
         await self.initialize()

@@ -199,3 +199,35 @@ async def test_cancelled_verb_raises_cancelled_error_and_instance_stays_usable(
 async def test_wait_for_ingest_returns_synchronously_ingested_records(mem: AsyncMemory) -> None:
     record = await mem.add("x", user_id="u")
     assert await mem.wait_for_ingest([record.id], user_id="u", timeout=1) == [record]
+
+
+def test_plain_with_names_async_with_and_memory() -> None:
+    from openmem.errors import OpenMemUsageError
+
+    with (
+        pytest.raises(OpenMemUsageError, match=r"async with AsyncMemory.*with Memory"),
+        AsyncMemory(provider="inmemory"),
+    ):
+        pass
+
+
+async def test_the_event_loop_error_names_the_remedy() -> None:
+    import threading
+
+    mem = AsyncMemory(provider="inmemory")
+    await mem.initialize()
+    errors: list[BaseException] = []
+
+    def elsewhere() -> None:
+        try:
+            asyncio.run(mem.capabilities())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    await mem.close()
+    assert len(errors) == 1
+    assert "bound to a different event loop" in str(errors[0])
+    assert "use Memory" in str(errors[0])

@@ -152,7 +152,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return answer_error(request, invalid_request_from_fastapi(exc.errors()))
+        error = invalid_request_from_fastapi(exc.errors())
+        content_type = request.headers.get("content-type", "")
+        if error.field == "body" and "json" not in content_type.lower():
+            # FastAPI reads a body without a JSON content type as raw bytes: say so.
+            error = InvalidRequestError(
+                "the request body must be JSON sent with the header "
+                f"'Content-Type: application/json' (got {content_type or 'no content type'})",
+                field="body",
+            )
+        return answer_error(request, error)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

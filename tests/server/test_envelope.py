@@ -178,3 +178,14 @@ async def test_content_over_the_declared_limit_is_invalid(client: httpx.AsyncCli
     limit = (await client.get("/capabilities")).json()["features"]["max_content_length"]
     response = await client.post("/memories", json={"content": "x" * (limit + 1), "user_id": "u"})
     assert (response.status_code, _error(response)["field"]) == (400, "content")
+
+
+@pytest.mark.parametrize("headers", [{}, {"content-type": "text/plain"}])
+async def test_json_without_a_json_content_type_says_which_header_to_send(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    body = b'{"content": "x", "user_id": "u1"}'
+    response = await client.post("/memories", content=body, headers=headers)
+    error = _error(response)
+    assert (response.status_code, error["field"]) == (400, "body")
+    assert "Content-Type: application/json" in error["message"]

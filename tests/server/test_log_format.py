@@ -52,9 +52,7 @@ def test_serve_logs_json_lines(tmp_path: Path) -> None:
             except httpx.TransportError:
                 pass
             assert process.poll() is None, "openmem serve exited"
-            assert time.monotonic() < deadline, (
-                "openmem serve did not answer in 60 s (loaded machine?)"
-            )
+            assert time.monotonic() < deadline, "no answer in 60 s"
             time.sleep(0.1)
     finally:
         process.send_signal(signal.SIGTERM)
