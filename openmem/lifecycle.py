@@ -19,6 +19,7 @@ from openmem.environment import process_environment
 from openmem.errors import OpenMemUsageError
 from openmem.models import validate_identifier
 from openmem.provider import Caller, Provider
+from openmem.tracing import trace_verbs
 
 if TYPE_CHECKING:
     from openmem.llm.pipeline import InferencePipeline
@@ -41,7 +42,7 @@ class MemoryLifecycle:
         # The chat model of add(messages=..., infer=True): an object, not a provider option.
         self._inference: InferencePipeline | None = as_pipeline(kwargs.pop("llm", None))
         setup = memory_setup(kwargs, file=file, env=env)
-        self._provider: Provider[Any] = setup.provider
+        self._provider: Provider[Any] = trace_verbs(setup.provider)
         self._namespace = setup.namespace
         self._app = setup.app
         self._max_content_length = setup.max_content_length

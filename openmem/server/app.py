@@ -43,6 +43,7 @@ from openmem.server.settings import (
 )
 from openmem.server.state import ServerState, server_state
 from openmem.server.wire import Health
+from openmem.tracing import instrument_app, trace_verbs
 
 __all__ = ["SERVER_EXTENSIONS", "app_from_env", "create_app", "served_capabilities"]
 
@@ -101,7 +102,7 @@ def create_app(
         key_store = KeyStore(settings.resolved_keys_path)
     state = ServerState(
         settings=settings,
-        provider=provider,
+        provider=trace_verbs(provider),
         key_store=key_store if settings.auth else None,
         metrics=ServerMetrics(),
         inference=as_pipeline(llm if llm is not None else settings.llm_options()),
@@ -162,7 +163,7 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=state.metrics
     )
-    return app
+    return instrument_app(app)  # outermost: the request span encloses everything
 
 
 def app_from_env() -> FastAPI:

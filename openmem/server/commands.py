@@ -93,6 +93,9 @@ def serve(
     import uvicorn
 
     from openmem.server.app import create_app
+    from openmem.tracing import instrument_libraries
+
+    instrument_libraries()  # asyncpg and httpx spans under the verb spans, when installed
 
     flags: dict[str, Any] = {
         "host": host,
