@@ -58,7 +58,9 @@ def test_a_second_event_loop_is_refused_before_any_backend_call(
     async def from_another_loop() -> None:
         await mem.add("x", user_id="u")
 
-    with pytest.raises(RuntimeError, match=r"^AsyncMemory is bound to a different event loop$"):
+    with pytest.raises(
+        RuntimeError, match=r"^AsyncMemory is bound to a different event loop: create"
+    ):
         asyncio.run(from_another_loop())
     assert recording.calls == calls_before
 

