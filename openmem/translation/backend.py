@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-__all__ = ["MemoryObjectBackend"]
+__all__ = ["AddInput", "MemoryObjectBackend"]
+
+AddInput = str | list[dict[str, str]]
+"""What an SDK's ``add`` takes: one text, or a conversation of ``{role, content}`` messages."""
 
 
 class MemoryObjectBackend:
@@ -27,8 +30,8 @@ class MemoryObjectBackend:
         return self._memory
 
     def create(
-        self, user: str, content: str, metadata: dict[str, Any], infer: bool
+        self, user: str, content: AddInput, metadata: dict[str, Any], infer: bool
     ) -> list[dict[str, Any]]:
-        """Store ``content`` for ``user``; the SDK's add results."""
+        """Store ``content`` (a text or a conversation) for ``user``; the SDK's add results."""
         result = self.memory.add(content, user_id=user, metadata=metadata, infer=infer)
         return list(result.get("results", []))

@@ -27,11 +27,18 @@ from __future__ import annotations
 
 import builtins
 from abc import abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from openmem.cursors import decode_cursor
-from openmem.errors import ConflictError, NotFoundError, ProviderError
+from openmem.errors import (
+    ConflictError,
+    NotFoundError,
+    ProviderError,
+    UnsupportedCapabilityError,
+)
+from openmem.llm.client import ChatMessage
 from openmem.matching import page_of
 from openmem.models import (
     VERBS,
@@ -46,6 +53,7 @@ from openmem.models import (
     SearchQuery,
 )
 from openmem.provider import Caller
+from openmem.translation.backend import AddInput
 from openmem.translation.lifecycle import BackendT, OffloadedProvider, OptionsT
 from openmem.translation.records import (
     IDEMPOTENCY_KEY,
@@ -76,6 +84,13 @@ class TranslatingProvider(OffloadedProvider[OptionsT, BackendT]):
     """True when the SDK's ``updated_at`` cannot be trusted (it moves on reads): openmem's own
     is kept in the record's ``openmem`` object instead."""
 
+    def infers_by_itself(self) -> bool:
+        """Whether ``add(messages=..., infer=True)`` can use the SDK's own inference.
+
+        True when the SDK has an LLM configured (option ``llm``): its behaviour, its model.
+        """
+        return getattr(self.options, "llm", None) is not None
+
     def extra_features(self) -> dict[str, Any]:
         """``CapabilityFeatures`` fields beyond the ones every translation adapter declares."""
         return {}
@@ -94,6 +109,7 @@ class TranslatingProvider(OffloadedProvider[OptionsT, BackendT]):
                 batch_add=True,
                 forget_user=True,
                 cancellation="thread",
+                infer="backend" if self.infers_by_itself() else "none",
                 **self.extra_features(),
             ),
         )
@@ -120,7 +136,7 @@ class TranslatingProvider(OffloadedProvider[OptionsT, BackendT]):
 
     @abstractmethod
     def create_raw(
-        self, backend: BackendT, user: str, content: str, metadata: dict[str, Any], infer: bool
+        self, backend: BackendT, user: str, content: AddInput, metadata: dict[str, Any], infer: bool
     ) -> builtins.list[RawMemory]:
         """Store ``content``; the SDK's add results (ids, or queued events)."""
 
@@ -184,6 +200,35 @@ class TranslatingProvider(OffloadedProvider[OptionsT, BackendT]):
         if not results:
             raise ProviderError(f"{self.name} stored nothing for this content", provider=self.name)
         return self.record_of_add(caller, item, results, metadata, fields, now, infer)
+
+    async def infer_messages(
+        self, caller: Caller, messages: Sequence[ChatMessage], template: MemoryInput
+    ) -> builtins.list[MemoryRecord]:
+        """The conversation through the SDK's own ``add(messages, infer=True)``.
+
+        Returns the memories the SDK reports as added or updated, read back from it.
+        """
+        if not self.infers_by_itself():
+            raise UnsupportedCapabilityError(
+                f"{self.name} has no llm configured for its own inference", provider=self.name
+            )
+        user = user_key(caller)
+        now = datetime.now(UTC)
+        fields = fields_of_input(caller, template, self.embedding_model())
+        metadata: dict[str, Any] = {OPENMEM_KEY: fields, **self.add_metadata(now)}
+        conversation = [{"role": m.role, "content": m.content} for m in messages]
+
+        def work(backend: BackendT) -> builtins.list[RawMemory]:
+            results = self.create_raw(backend, user, conversation, metadata, True)
+            changed = [
+                str(r["id"])
+                for r in results
+                if r.get("id") and str(r.get("event", "ADD")).upper() in ("ADD", "UPDATE")
+            ]
+            found = [self.fetch(backend, user, memory_id) for memory_id in changed]
+            return [raw for raw in found if raw is not None]
+
+        return [self.record(caller, raw) for raw in await self._call(work)]
 
     def record_of_add(
         self,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from openmem.translation.backend import AddInput
+
 __all__ = ["Mem0Backend", "RawMemory"]
 
 RawMemory = dict[str, Any]
@@ -25,7 +27,7 @@ class Mem0Backend(Protocol):
         """Release clients, pools and file locks."""
 
     def create(
-        self, user: str, content: str, metadata: dict[str, Any], infer: bool
+        self, user: str, content: AddInput, metadata: dict[str, Any], infer: bool
     ) -> list[RawMemory]:
         """Store ``content``; returns mem0's add results (ids, or queued events)."""
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from mem0.client.main import MemoryClient
 
+from openmem.translation.backend import AddInput
 from openmem_mem0._backend import RawMemory
 from openmem_mem0._options import Mem0Options
 
@@ -54,7 +55,7 @@ class Mem0PlatformBackend:
         return self._client
 
     def create(
-        self, user: str, content: str, metadata: dict[str, Any], infer: bool
+        self, user: str, content: AddInput, metadata: dict[str, Any], infer: bool
     ) -> list[RawMemory]:
         response = self.client.add(
             content,

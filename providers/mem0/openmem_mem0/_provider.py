@@ -34,6 +34,7 @@ from openmem.models import MemoryInput, MemoryRecord
 from openmem.offload import Offloader
 from openmem.provider import Caller
 from openmem.translation import RawMemory, TranslatingProvider, user_key
+from openmem.translation.backend import AddInput
 from openmem_mem0._backend import Mem0Backend
 from openmem_mem0._env import prepare_mem0_environment
 from openmem_mem0._options import Mem0Options
@@ -133,7 +134,12 @@ class Mem0Provider(TranslatingProvider[Mem0Options, Mem0Backend]):
         return backend.search(user, query, top_k, 0.0)
 
     def create_raw(
-        self, backend: Mem0Backend, user: str, content: str, metadata: dict[str, Any], infer: bool
+        self,
+        backend: Mem0Backend,
+        user: str,
+        content: AddInput,
+        metadata: dict[str, Any],
+        infer: bool,
     ) -> builtins.list[RawMemory]:
         return backend.create(user, content, metadata, infer)
 

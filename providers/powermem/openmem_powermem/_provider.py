@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from openmem.offload import Offloader
 from openmem.translation import RawMemory, TranslatingProvider
+from openmem.translation.backend import AddInput
 from openmem_powermem._backend import PowermemBackend, is_powermem_id
 from openmem_powermem._options import PowermemOptions
 
@@ -68,7 +69,7 @@ class PowermemProvider(TranslatingProvider[PowermemOptions, PowermemBackend]):
         self,
         backend: PowermemBackend,
         user: str,
-        content: str,
+        content: AddInput,
         metadata: dict[str, Any],
         infer: bool,
     ) -> builtins.list[RawMemory]:
