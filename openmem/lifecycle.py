@@ -37,10 +37,13 @@ class MemoryLifecycle:
         file: Mapping[str, Any] | None,
         env: Mapping[str, str],
     ) -> None:
-        from openmem.llm.conversation import as_pipeline
+        from openmem.llm.conversation import as_pipeline, owns_client
 
         # The chat model of add(messages=..., infer=True): an object, not a provider option.
-        self._inference: InferencePipeline | None = as_pipeline(kwargs.pop("llm", None))
+        llm = kwargs.pop("llm", None)
+        self._inference: InferencePipeline | None = as_pipeline(llm)
+        # A client built here from options is closed with this instance; a given one is not.
+        self._owns_llm = owns_client(llm)
         setup = memory_setup(kwargs, file=file, env=env)
         self._provider: Provider[Any] = trace_verbs(setup.provider)
         self._namespace = setup.namespace
@@ -93,7 +96,12 @@ class MemoryLifecycle:
 
     async def close(self) -> None:
         """Close the provider; idempotent. Verbs afterwards raise ``ClosedError``."""
-        await self._binding.close()
+        try:
+            await self._binding.close()
+        finally:
+            if self._inference is not None and self._owns_llm:
+                self._owns_llm = False
+                await self._inference.client.aclose()
 
     def __enter__(self) -> NoReturn:
         """Refuse ``with``, naming the two right ways."""

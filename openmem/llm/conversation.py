@@ -23,7 +23,14 @@ from openmem.llm.pipeline import InferencePipeline
 from openmem.models import Capabilities, MemoryInput, MemoryRecord, check_content_length
 from openmem.provider import Caller, Provider
 
-__all__ = ["MAX_MESSAGES", "LLMArg", "add_conversation", "as_pipeline", "parse_messages"]
+__all__ = [
+    "MAX_MESSAGES",
+    "LLMArg",
+    "add_conversation",
+    "as_pipeline",
+    "owns_client",
+    "parse_messages",
+]
 
 MAX_MESSAGES = 1_000
 """Messages in one conversation."""
@@ -48,6 +55,11 @@ def as_pipeline(llm: LLMArg) -> InferencePipeline | None:
         except ValueError as exc:
             raise ConfigurationError(f"invalid llm options: {exc}") from None
     raise ConfigurationError("llm must be a ChatClient, an InferencePipeline or LLMOptions")
+
+
+def owns_client(llm: LLMArg) -> bool:
+    """Whether ``as_pipeline(llm)`` builds the chat client itself (so its owner closes it)."""
+    return llm is not None and not isinstance(llm, ChatClient | InferencePipeline)
 
 
 def parse_messages(messages: object) -> list[ChatMessage]:

@@ -24,9 +24,7 @@ from starlette.responses import Response
 from openmem.config import resolve_config
 from openmem.distribution import DISTRIBUTION
 from openmem.errors import ConfigurationError, OMPError, ProviderUnavailableError
-from openmem.llm.client import ChatClient
-from openmem.llm.conversation import LLMArg, as_pipeline
-from openmem.llm.pipeline import InferencePipeline
+from openmem.llm.conversation import LLMArg, as_pipeline, owns_client
 from openmem.models import Capabilities
 from openmem.provider import Provider
 from openmem.server.envelope import answer_error, install_error_handlers
@@ -108,7 +106,7 @@ def create_app(
         inference=as_pipeline(llm if llm is not None else settings.llm_options()),
     )
     # A client or pipeline handed in belongs to the caller; one built from options is ours.
-    owns_llm = not isinstance(llm, ChatClient | InferencePipeline)
+    owns_llm = owns_client(llm if llm is not None else settings.llm_options())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
