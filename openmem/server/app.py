@@ -27,6 +27,7 @@ from openmem.errors import ConfigurationError, OMPError, ProviderUnavailableErro
 from openmem.llm.conversation import LLMArg, as_pipeline, owns_client
 from openmem.models import Capabilities
 from openmem.provider import Provider
+from openmem.server.docs_pages import install_docs_pages
 from openmem.server.envelope import answer_error, install_error_handlers
 from openmem.server.keys import KeyStore
 from openmem.server.metrics import CONTENT_TYPE, ServerMetrics
@@ -137,8 +138,11 @@ def create_app(
         version="0.1",
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served by install_docs_pages, assets local (no CDN)
+        redoc_url=None,
     )
     app.state.openmem = state
+    install_docs_pages(app)
     install_error_handlers(app)
     app.include_router(router)
     _add_open_routes(app)
