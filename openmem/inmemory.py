@@ -240,6 +240,9 @@ class InMemoryProvider(Provider[InMemoryOptions]):
         self._log(caller, "get", memory_id=memory_id, scope=stored.record.scope)
         return stored.record
 
+    async def lookup(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        return self._owned(caller, memory_id).record
+
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
         page = page_of((s.record for s in self._owned_all(caller)), query)
         self._log(caller, "list", scope=query.scope, details={"count": len(page.items)})

@@ -144,6 +144,15 @@ class Provider(abc.ABC, Generic[OptionsT]):
     async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
         """The memory ``memory_id`` of this caller, or ``NotFoundError``."""
 
+    async def lookup(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        """The memory ``memory_id`` of this caller, like ``get`` but recorded in no audit entry.
+
+        The server looks a memory up to check an API key's scopes before a verb (or before
+        it refuses one); that check is not a read of the user's. Providers that audit reads
+        override it; the default is ``get``.
+        """
+        return await self.get(caller, memory_id)
+
     @abc.abstractmethod
     async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
         """Apply a merge patch (see ``MemoryPatch``) and return the updated record."""

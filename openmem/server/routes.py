@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 from pydantic import Discriminator, Field, Tag, ValidationError
 
 from openmem import gate
-from openmem.errors import InvalidRequestError
+from openmem.errors import ConflictError, InvalidRequestError
 from openmem.llm.conversation import add_conversation
 from openmem.models import (
     MAX_TAG_LENGTH,
@@ -34,6 +34,13 @@ from openmem.models import (
     validate_identifier,
 )
 from openmem.server.envelope import CONVERSATION_BODY_TAG, MEMORY_BODY_TAG
+from openmem.server.side_paths import (
+    idempotency_conflict_for,
+    require_replay_visible,
+    require_supersedes_writable,
+    require_visible_by_id,
+    scopes_restricted,
+)
 from openmem.server.state import CallDep
 from openmem.server.wire import (
     AuditEntries,
@@ -171,7 +178,14 @@ async def add_memory(
         )
         return ConversationResponse(items=items)
     gate.require_add(call.caps, item)
-    return await call.state.provider.add(caller, item)
+    provider = call.state.provider
+    await require_supersedes_writable(call.principal, provider, caller, item.supersedes)
+    try:
+        record = await provider.add(caller, item)
+    except ConflictError as exc:
+        raise idempotency_conflict_for(call.principal, exc) from None
+    require_replay_visible(call.principal, [record])
+    return record
 
 
 @router.post(
@@ -192,10 +206,19 @@ async def add_memories(body: BatchAddRequest, call: CallDep) -> BatchAddResponse
         raise InvalidRequestError(
             f"a batch holds at most {caps.limits.max_batch_size} items", field="items"
         )
+    provider = call.state.provider
     for item in items:
         call.principal.require_write_scope(item.scope)
         gate.require_add(caps, item)
-    return BatchAddResponse(items=await call.state.provider.add_many(caller, items))
+    await require_supersedes_writable(
+        call.principal, provider, caller, (i for item in items for i in item.supersedes)
+    )
+    try:
+        records = await provider.add_many(caller, items)
+    except ConflictError as exc:
+        raise idempotency_conflict_for(call.principal, exc) from None
+    require_replay_visible(call.principal, records)
+    return BatchAddResponse(items=records)
 
 
 # -- list and search ---------------------------------------------------------------------
@@ -305,7 +328,10 @@ async def get_memory(
     call.principal.require_verb("get")
     caller = call.caller(_one_user(x_user_id, user_id))
     gate.require_verb(call.caps, "get")
-    record = await call.state.provider.get(caller, memory_id)
+    provider = call.state.provider
+    # Checked before the read, so a refused get leaves no audit entry of a read.
+    await require_visible_by_id(call.principal, provider, caller, memory_id)
+    record = await provider.get(caller, memory_id)
     call.principal.require_visible(record, memory_id)
     return record
 
@@ -332,10 +358,11 @@ async def update_memory(
     if patch.content is not None:
         check_content_length(patch.content, caps.features.max_content_length)
     provider = call.state.provider
-    if call.principal.key is not None and call.principal.key.scopes is not None:
-        call.principal.require_visible(await provider.get(caller, memory_id), memory_id)
+    if scopes_restricted(call.principal):
+        await require_visible_by_id(call.principal, provider, caller, memory_id)
         if "scope" in patch.model_fields_set:
             call.principal.require_write_scope(patch.scope)
+    await require_supersedes_writable(call.principal, provider, caller, patch.supersedes or ())
     return await provider.update(caller, memory_id, patch)
 
 
@@ -354,8 +381,7 @@ async def delete_memory(
     caller = call.caller(_one_user(x_user_id, user_id))
     gate.require_verb(call.caps, "delete")
     provider = call.state.provider
-    if call.principal.key is not None and call.principal.key.scopes is not None:
-        call.principal.require_visible(await provider.get(caller, memory_id), memory_id)
+    await require_visible_by_id(call.principal, provider, caller, memory_id)
     await provider.delete(caller, memory_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -218,6 +218,10 @@ class PostgresProvider(Provider[PostgresOptions]):
         """The caller's memory, or ``NotFoundError`` (also for another user's id)."""
         return await reads.get(self.store, caller, memory_id)
 
+    async def lookup(self, caller: Caller, memory_id: str) -> MemoryRecord:
+        """The caller's memory with no audit entry (the server's scope checks)."""
+        return await reads.get(self.store, caller, memory_id, audited=False)
+
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
         """Newest first; keyset cursor; ``limit + 1`` rows fetched so no page is empty."""
         return await reads.list_page(self.store, caller, query)

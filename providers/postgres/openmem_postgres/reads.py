@@ -37,10 +37,15 @@ from openmem_postgres.store import OpenStore, audit_id
 __all__ = ["audit", "context", "get", "list_page", "search"]
 
 
-async def get(store: OpenStore, caller: Caller, memory_id: str) -> MemoryRecord:
-    """The caller's memory, or ``NotFoundError`` (also for another user's id)."""
+async def get(
+    store: OpenStore, caller: Caller, memory_id: str, *, audited: bool = True
+) -> MemoryRecord:
+    """The caller's memory, or ``NotFoundError`` (also for another user's id).
+
+    ``audited=False``: no audit entry even with ``audit_reads`` (a lookup, not a read).
+    """
     sql = store.statements
-    if store.options.audit_reads:
+    if audited and store.options.audit_reads:
         row = await store.runner.fetchrow(
             sql.get,
             caller.namespace,
