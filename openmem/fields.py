@@ -50,6 +50,12 @@ MAX_CURSOR_LENGTH = 512
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL bytes")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate: no backend can store it, and the driver fails mid-protocol.
+            raise ValueError("must be valid Unicode text (no lone surrogates)") from None
     return value
 
 
@@ -73,7 +79,11 @@ def _tag(value: str) -> str:
 
 def _utc(value: datetime) -> datetime:
     # Naive datetimes are taken as UTC rather than refused: that is what every caller means.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        # Year 1 or 9999 with an offset leaves the calendar in UTC: bad input, not a 500.
+        raise ValueError("is outside the representable range in UTC") from None
 
 
 def _content(value: str) -> str:
@@ -108,8 +118,9 @@ def check_json(value: Any, where: str, depth: int = 0) -> None:
         raise ValueError(f"{where} must not hold NaN or infinity")
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            if not isinstance(key, str) or not key or "\x00" in key:
-                raise ValueError(f"{where} keys must be non-empty strings without NUL")
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"{where} keys must be non-empty strings")
+            _no_nul(key)
             check_json(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list | tuple):
         for item in value:

@@ -113,3 +113,20 @@ def test_memory_ids_are_prefixed_unique_and_time_ordered() -> None:
     ids = [new_memory_id() for _ in range(100)]
     assert all(i.startswith("mem_") for i in ids)
     assert len(set(ids)) == 100
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"content": "bad \ud800 text"},
+        {"content": "ok", "tags": ["\udfff"]},
+        {"content": "ok", "metadata": {"k": "\ud83d"}},
+        {"content": "ok", "metadata": {"\ud83d": 1}},
+        {"content": "ok", "valid_from": "0001-01-01T00:00:00+01:00"},
+        {"content": "ok", "valid_to": "9999-12-31T23:59:59-01:00"},
+    ],
+    ids=["content", "tag", "metadata value", "metadata key", "year 1 +01", "year 9999 -01"],
+)
+def test_unencodable_text_and_calendar_edges_are_validation_errors(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        MemoryInput.model_validate({"user_id": "u1", **fields})
