@@ -10,6 +10,7 @@ PORT ?= 8080
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --all-packages --all-extras --locked --quiet
+	@$(RUN) python -m openmem.embedders.model_files >/dev/null  # the default embedder's ONNX export, cached once
 
 ## serve: the OMP server on the embedded PostgreSQL default, loopback only, no auth
 serve: bootstrap

@@ -20,7 +20,7 @@ from typing import ClassVar
 from ulid import ULID
 
 from openmem.context import pack_context
-from openmem.embedders import EmbedderOptions
+from openmem.embedders import EmbedderName, EmbedderOptions
 from openmem.errors import ConflictError, NotFoundError
 from openmem.llm.decisions import INFER_METADATA_KEY, Decision
 from openmem.matching import matches_search, page_of
@@ -51,7 +51,13 @@ _RRF_K = 60
 
 
 class InMemoryOptions(EmbedderOptions):
-    """Options of the in-memory provider: only the embedder (hashing by default)."""
+    """Options of the in-memory provider: only the embedder.
+
+    Its default stays ``hashing`` (lexical, deterministic, instant): this provider is the
+    fake of tests and apps. Pass ``embedder="onnx"`` for recall by meaning.
+    """
+
+    embedder: EmbedderName = "hashing"
 
 
 @dataclass

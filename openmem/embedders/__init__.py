@@ -1,5 +1,7 @@
-"""Embedders: ``hashing`` (no dependencies), ``openai`` (any OpenAI-compatible endpoint) and
-``local`` (sentence-transformers on worker threads).
+"""Embedders: ``onnx`` (the default: all-MiniLM-L6-v2 on ONNX Runtime, semantic, no torch),
+``openai`` (any OpenAI-compatible endpoint), ``local`` (sentence-transformers, for users who
+already have torch) and ``hashing`` (lexical only: word overlap, no meaning; the deterministic
+test embedder and an explicit choice, never the default).
 
 Providers that embed take the flat ``EmbedderOptions`` fields (so ``OPENMEM_EMBEDDER=openai``
 works from the environment) and call ``build_embedder()``.
@@ -15,17 +17,19 @@ from openmem.embedders.base import Embedder
 from openmem.embedders.hashing import HashingEmbedder
 from openmem.provider import ProviderOptions
 
-__all__ = ["Embedder", "EmbedderOptions", "HashingEmbedder", "build_embedder"]
+__all__ = ["Embedder", "EmbedderName", "EmbedderOptions", "HashingEmbedder", "build_embedder"]
 
-EmbedderName = Literal["hashing", "openai", "local"]
+EmbedderName = Literal["onnx", "hashing", "openai", "local"]
 
 
 class EmbedderOptions(ProviderOptions):
     """Embedder settings shared by every provider that computes its own vectors."""
 
-    embedder: EmbedderName = "hashing"
+    embedder: EmbedderName = "onnx"
+    """``onnx`` (default, semantic MiniLM), ``openai``, ``local`` or ``hashing`` (lexical)."""
     embedder_model: str | None = None
-    """Model name: e.g. ``text-embedding-3-small`` (openai) or a local model directory."""
+    """Model name: e.g. ``text-embedding-3-small`` (openai), or a local model directory
+    (``onnx``: ``tokenizer.json`` with ``model.onnx`` or ``model.safetensors``)."""
     embedder_dim: int | None = None
     """Vector size; required for ``openai`` models whose size is not known, else inferred."""
     embedder_url: str | None = None
@@ -33,7 +37,7 @@ class EmbedderOptions(ProviderOptions):
     embedder_api_key: SecretStr | None = None
     embedder_batch_size: int = 64
     embedder_workers: int = 1
-    """Worker threads for the ``local`` embedder."""
+    """Worker threads for the ``onnx`` and ``local`` embedders."""
 
     def build_embedder(self) -> Embedder:
         """The embedder these options describe (no I/O until the first ``embed``)."""
@@ -44,6 +48,14 @@ def build_embedder(options: EmbedderOptions) -> Embedder:
     """Construct the configured embedder."""
     if options.embedder == "hashing":
         return HashingEmbedder(options.embedder_dim or 256)
+    if options.embedder == "onnx":
+        from openmem.embedders.onnx import OnnxEmbedder
+
+        return OnnxEmbedder(
+            model=options.embedder_model,
+            workers=options.embedder_workers,
+            batch_size=options.embedder_batch_size,
+        )
     if options.embedder == "openai":
         from openmem.embedders.openai import OpenAIEmbedder
 

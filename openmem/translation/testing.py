@@ -58,7 +58,7 @@ from openmem.provider import Caller
 from {module} import {name}
 
 async def main():
-    provider = {name}(data_dir=sys.argv[1], embedder_dim=64)
+    provider = {name}(data_dir=sys.argv[1], embedder="hashing", embedder_dim=64)
     await provider.open()
     caller = Caller("ns", "u1")
     await provider.add(caller, MemoryInput(content="exit quickly", user_id="u1"))
@@ -100,7 +100,7 @@ class TranslatingProviderTests:
     """The promises of every translation adapter; a subclass supplies ``provider``."""
 
     provider_class: ClassVar[type[Adapter]]
-    """The adapter under test; built with ``data_dir`` and ``embedder_dim`` options."""
+    """The adapter under test; built with ``data_dir``, hashing and ``embedder_dim``."""
     extension: ClassVar[str]
     """The adapter's extension field (``x-<name>``)."""
     unknown_ids: ClassVar[tuple[str, ...]]
@@ -109,7 +109,7 @@ class TranslatingProviderTests:
     @pytest.fixture
     async def provider(self, tmp_path: Path) -> AsyncIterator[Adapter]:
         """A fresh adapter over a store in ``tmp_path``, open, closed afterwards."""
-        adapter = self.provider_class(data_dir=str(tmp_path), embedder_dim=64)
+        adapter = self.provider_class(data_dir=str(tmp_path), embedder="hashing", embedder_dim=64)
         await asyncio.wait_for(adapter.open(), 60)
         yield adapter
         await asyncio.wait_for(adapter.close(), 30)

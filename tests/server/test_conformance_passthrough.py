@@ -38,7 +38,7 @@ def postgres_server(postgres_url: str) -> Iterator[LiveServer]:
     """`openmem serve` over the Postgres provider (real PostgreSQL + pgvector)."""
     from openmem_postgres import PostgresProvider
 
-    yield from _serve(PostgresProvider(url=postgres_url, pool_max_size=8))
+    yield from _serve(PostgresProvider(embedder="hashing", url=postgres_url, pool_max_size=8))
 
 
 class TestPassthroughToInMemory(ProviderConformance):

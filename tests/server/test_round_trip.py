@@ -27,7 +27,9 @@ def backend(request: pytest.FixtureRequest) -> Provider[Any]:
         return InMemoryProvider()
     from openmem_postgres import PostgresProvider
 
-    return PostgresProvider(url=request.getfixturevalue("postgres_url"), pool_max_size=4)
+    return PostgresProvider(
+        embedder="hashing", url=request.getfixturevalue("postgres_url"), pool_max_size=4
+    )
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ class SlowEmbedding:
 
 @pytest.fixture
 async def provider(tmp_path: Path) -> AsyncIterator[Mem0Provider]:
-    p = Mem0Provider(data_dir=str(tmp_path), embedder_dim=64, max_abandoned=200)
+    p = Mem0Provider(embedder="hashing", data_dir=str(tmp_path), embedder_dim=64, max_abandoned=200)
     await asyncio.wait_for(p.open(), 60)
     yield p
     await asyncio.wait_for(p.close(), 30)

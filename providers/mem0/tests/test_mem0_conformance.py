@@ -16,4 +16,4 @@ class TestMem0Conformance(ProviderConformance):
 
     @pytest.fixture
     def provider(self, tmp_path: Path) -> Mem0Provider:
-        return Mem0Provider(data_dir=str(tmp_path / "mem0"), embedder_dim=128)
+        return Mem0Provider(embedder="hashing", data_dir=str(tmp_path / "mem0"), embedder_dim=128)

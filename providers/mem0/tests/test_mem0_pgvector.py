@@ -19,6 +19,7 @@ from openmem.translation import user_key
 @pytest.fixture
 async def provider(postgres_url: str, tmp_path: Path) -> AsyncIterator[Mem0Provider]:
     p = Mem0Provider(
+        embedder="hashing",
         vector_store="pgvector",
         url=postgres_url,
         collection=f"m0_{secrets.token_hex(4)}",

@@ -86,7 +86,10 @@ def parse_args(description: str) -> argparse.Namespace:
 
 @contextlib.asynccontextmanager
 async def bench_provider(**options: Any) -> AsyncIterator[PostgresProvider]:
-    """An open provider on the benchmark database (a fresh embedded one by default)."""
+    """An open provider on the benchmark database (a fresh embedded one by default), with the
+    hashing embedder unless told otherwise: these benchmarks measure the database path over a
+    synthetic vocabulary, not embedding (``benchmarks/recall_quality.py`` measures that)."""
+    options.setdefault("embedder", "hashing")
     url = os.environ.get(BENCH_URL_ENV)
     data_dir = None
     if url is None:

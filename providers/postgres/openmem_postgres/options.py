@@ -63,7 +63,12 @@ class PostgresOptions(EmbedderOptions):
     text_search_config: Literal["english", "simple"] = "english"
     """Text search configuration of the keyword index (fixed when the schema is created)."""
 
-    default_search_mode: SearchMode = "hybrid"
+    default_search_mode: SearchMode | None = None
+    """The mode of a search that names none, and of ``context``. Unset: ``semantic`` with a
+    semantic embedder, ``hybrid`` with ``hashing``. Measured on the built-in set
+    (benchmarks/recall_quality.py): with the default MiniLM, semantic beats hybrid (keyword
+    ranks pull up near-miss memories that share the question's words); with hashing, hybrid
+    edges out semantic."""
     max_content_length: int = Field(default=DEFAULT_MAX_CONTENT_LENGTH, ge=1, le=1_000_000)
     max_batch_size: int = Field(default=100, ge=1, le=10_000)
     add_statements_in_flight: int = Field(default=2, ge=1, le=1000)
@@ -103,3 +108,10 @@ class PostgresOptions(EmbedderOptions):
         """The configured DSN, or None for the embedded server."""
         secret = self.url or self.dsn
         return secret.get_secret_value() if secret is not None else None
+
+    @property
+    def search_mode(self) -> SearchMode:
+        """``default_search_mode``, or the measured best for the embedder when unset."""
+        if self.default_search_mode is not None:
+            return self.default_search_mode
+        return "hybrid" if self.embedder == "hashing" else "semantic"

@@ -3,8 +3,10 @@
 Search never compares vectors of two models, so after the embedder changes, a provider that
 finds rows of another model refuses vector search with ``EmbeddingModelMismatchError``
 until those rows are re-embedded. This command does that in batches, each batch one
-statement, so it can be interrupted and resumed at any time; keyword search, list and the
-by-id verbs keep working meanwhile.
+statement that commits on its own, so it can be interrupted at any time: a second run picks
+up the rows still of another model and never re-embeds one already done. A progress bar
+(rich) shows on a terminal; elsewhere each batch prints one line. Keyword search, list and
+the by-id verbs keep working meanwhile.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+from rich.progress import Progress as ProgressBar
 
 from openmem.config import load_config_file, resolve_config
 from openmem_postgres.provider import PostgresProvider
@@ -110,7 +115,7 @@ async def _write_batch(conn: Connection, *, sql: str, args: tuple[Any, ...]) -> 
     type=click.Path(file_okay=False, path_type=Path),
     help="Data dir of the embedded server (OPENMEM_DATA_DIR).",
 )
-@click.option("--embedder", help="hashing | openai | local (OPENMEM_EMBEDDER).")
+@click.option("--embedder", help="onnx (default) | openai | local | hashing (OPENMEM_EMBEDDER).")
 @click.option("--embedder-model", help="The model to re-embed with (OPENMEM_EMBEDDER_MODEL).")
 @click.option("--embedder-dim", type=int, help="Vector size (OPENMEM_EMBEDDER_DIM).")
 @click.option(
@@ -144,17 +149,26 @@ def reembed(
     if not isinstance(provider, PostgresProvider):
         raise click.UsageError("reembed works on the postgres provider only")
 
-    def report(done: int, total: int) -> None:
-        click.echo(f"re-embedded {done}/{total}", err=True)
+    console = Console(stderr=True)
 
-    async def run() -> int:
+    async def run(report: Progress | None) -> int:
         await provider.open()
         try:
             return await reembed_stored(provider, batch_size=batch_size, progress=report)
         finally:
             await provider.close()
 
-    count = asyncio.run(run())
+    if console.is_terminal:
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with ProgressBar("re-embedding", *columns, console=console) as bar:
+            task = bar.add_task("reembed", total=None)
+            count = asyncio.run(
+                run(lambda done, total: bar.update(task, completed=done, total=total))
+            )
+    else:
+        count = asyncio.run(
+            run(lambda done, total: click.echo(f"re-embedded {done}/{total}", err=True))
+        )
     click.echo(
         f"done: {count} memories now embedded with {provider.options.build_embedder().model}"
     )

@@ -13,7 +13,7 @@ from openmem.provider import Caller
 @pytest.fixture
 async def provider(postgres_url: str) -> AsyncIterator[PostgresProvider]:
     """An open provider (hashing embedder, 256 dimensions) on the shared test database."""
-    prov = PostgresProvider(url=postgres_url, pool_max_size=4)
+    prov = PostgresProvider(embedder="hashing", url=postgres_url, pool_max_size=4)
     await prov.open()
     try:
         yield prov

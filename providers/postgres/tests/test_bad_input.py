@@ -45,7 +45,7 @@ async def test_nul_bytes_in_a_batch_write_nothing_of_the_batch(
 
 
 async def test_over_long_content_is_refused(postgres_url: str, pg_namespace: str) -> None:
-    provider = PostgresProvider(url=postgres_url, max_content_length=10)
+    provider = PostgresProvider(embedder="hashing", url=postgres_url, max_content_length=10)
     await provider.open()
     try:
         caller = Caller(pg_namespace, "alice")

@@ -13,4 +13,4 @@ class TestPostgresConformance(ProviderConformance):
     @pytest.fixture
     def provider(self, postgres_url: str) -> PostgresProvider:
         """A fresh, unopened provider; the suite gives it a unique namespace."""
-        return PostgresProvider(url=postgres_url, pool_max_size=4)
+        return PostgresProvider(embedder="hashing", url=postgres_url, pool_max_size=4)

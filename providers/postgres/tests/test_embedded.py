@@ -51,7 +51,7 @@ SECOND_PROCESS = textwrap.dedent(
     from openmem_postgres import PostgresProvider
 
     async def main():
-        provider = PostgresProvider(data_dir=sys.argv[1])
+        provider = PostgresProvider(embedder="hashing", data_dir=sys.argv[1])
         await provider.open()
         try:
             await provider.add(Caller("ns", "bob"), MemoryInput(content="from process two",
@@ -67,7 +67,7 @@ SECOND_PROCESS = textwrap.dedent(
 async def test_no_url_runs_an_embedded_server_shared_with_other_processes(
     tmp_path: Path,
 ) -> None:
-    provider = PostgresProvider(data_dir=tmp_path)
+    provider = PostgresProvider(embedder="hashing", data_dir=tmp_path)
     await provider.open()
     try:
         pid = postmaster_pid(tmp_path)
@@ -96,8 +96,8 @@ async def test_no_url_runs_an_embedded_server_shared_with_other_processes(
 async def test_providers_in_one_process_share_the_server_until_the_last_closes(
     tmp_path: Path,
 ) -> None:
-    first = PostgresProvider(data_dir=tmp_path)
-    second = PostgresProvider(data_dir=tmp_path)
+    first = PostgresProvider(embedder="hashing", data_dir=tmp_path)
+    second = PostgresProvider(embedder="hashing", data_dir=tmp_path)
     await first.open()
     await second.open()
     await first.close()

@@ -20,7 +20,7 @@ from openmem.provider import Caller
 async def test_providers_opening_at_once_apply_each_migration_once(
     postgres_database_url: str,
 ) -> None:
-    providers = [PostgresProvider(url=postgres_database_url) for _ in range(4)]
+    providers = [PostgresProvider(embedder="hashing", url=postgres_database_url) for _ in range(4)]
     await asyncio.wait_for(asyncio.gather(*(p.open() for p in providers)), timeout=60)
     try:
         conn = await asyncpg.connect(postgres_database_url, timeout=30)
@@ -43,8 +43,8 @@ async def test_providers_opening_at_once_apply_each_migration_once(
 async def test_a_custom_schema_keeps_its_own_tables(
     postgres_database_url: str, pg_namespace: str
 ) -> None:
-    first = PostgresProvider(url=postgres_database_url, db_schema="tenant_a")
-    second = PostgresProvider(url=postgres_database_url, db_schema="tenant_b")
+    first = PostgresProvider(embedder="hashing", url=postgres_database_url, db_schema="tenant_a")
+    second = PostgresProvider(embedder="hashing", url=postgres_database_url, db_schema="tenant_b")
     await first.open()
     await second.open()
     try:
@@ -60,7 +60,7 @@ async def test_a_changed_embedding_model_refuses_vector_search_until_reembedded(
     postgres_database_url: str, pg_namespace: str
 ) -> None:
     caller = Caller(pg_namespace, "alice")
-    old = PostgresProvider(url=postgres_database_url, embedder_dim=64)
+    old = PostgresProvider(embedder="hashing", url=postgres_database_url, embedder_dim=64)
     await old.open()
     try:
         await old.add_many(
@@ -69,7 +69,7 @@ async def test_a_changed_embedding_model_refuses_vector_search_until_reembedded(
     finally:
         await old.close()
 
-    new = PostgresProvider(url=postgres_database_url, embedder_dim=128)
+    new = PostgresProvider(embedder="hashing", url=postgres_database_url, embedder_dim=128)
     await new.open()
     try:
         with pytest.raises(EmbeddingModelMismatchError, match="openmem reembed"):
@@ -93,14 +93,14 @@ async def test_a_changed_embedding_model_refuses_vector_search_until_reembedded(
 async def test_unmigrated_rows_of_one_user_never_block_another_users_search(
     postgres_database_url: str, pg_namespace: str
 ) -> None:
-    old = PostgresProvider(url=postgres_database_url, embedder_dim=64)
+    old = PostgresProvider(embedder="hashing", url=postgres_database_url, embedder_dim=64)
     await old.open()
     try:
         await old.add(Caller(pg_namespace, "alice"), MemoryInput(content="old", user_id="alice"))
     finally:
         await old.close()
 
-    new = PostgresProvider(url=postgres_database_url, embedder_dim=128)
+    new = PostgresProvider(embedder="hashing", url=postgres_database_url, embedder_dim=128)
     await new.open()
     try:
         for caller in (Caller(pg_namespace, "bob"), Caller(f"{pg_namespace}-other", "alice")):
@@ -115,7 +115,7 @@ async def test_unmigrated_rows_of_one_user_never_block_another_users_search(
 
 def test_reembed_command_reports_progress(postgres_database_url: str, pg_namespace: str) -> None:
     async def seed() -> None:
-        provider = PostgresProvider(url=postgres_database_url, embedder_dim=32)
+        provider = PostgresProvider(embedder="hashing", url=postgres_database_url, embedder_dim=32)
         await provider.open()
         try:
             await provider.add_many(
@@ -127,7 +127,11 @@ def test_reembed_command_reports_progress(postgres_database_url: str, pg_namespa
 
     asyncio.run(seed())
     result = CliRunner().invoke(
-        reembed, ["--url", postgres_database_url, "--embedder-dim", "48", "--batch-size", "2"]
+        reembed,
+        [
+            *("--url", postgres_database_url, "--embedder", "hashing"),
+            *("--embedder-dim", "48", "--batch-size", "2"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "re-embedded 3/3" in result.output
@@ -137,7 +141,9 @@ def test_reembed_command_reports_progress(postgres_database_url: str, pg_namespa
 async def test_a_halfvec_index_serves_semantic_search(
     postgres_database_url: str, pg_namespace: str
 ) -> None:
-    provider = PostgresProvider(url=postgres_database_url, vector_index="halfvec")
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_database_url, vector_index="halfvec"
+    )
     await provider.open()
     try:
         caller = Caller(pg_namespace, "alice")

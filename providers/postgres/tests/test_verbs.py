@@ -263,7 +263,9 @@ async def test_records_built_from_rows_equal_validated_records(
 async def test_asynchronous_commit_of_read_audit_rows_does_not_leak_into_the_session(
     postgres_url: str, caller: Caller
 ) -> None:
-    provider = PostgresProvider(url=postgres_url, pool_min_size=1, pool_max_size=1)
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_url, pool_min_size=1, pool_max_size=1
+    )
     await provider.open()
     try:
         added = await provider.add(caller, item("read me"))

@@ -16,4 +16,6 @@ class TestPowermemConformance(ProviderConformance):
 
     @pytest.fixture
     def provider(self, tmp_path: Path) -> PowermemProvider:
-        return PowermemProvider(data_dir=str(tmp_path / "powermem"), embedder_dim=128)
+        return PowermemProvider(
+            embedder="hashing", data_dir=str(tmp_path / "powermem"), embedder_dim=128
+        )

