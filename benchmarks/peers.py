@@ -14,8 +14,8 @@ reported as median [min-max], because the machine may be shared.
     uv run --no-sync python benchmarks/peers.py [--quick] [--rounds N]
 
 ``--quick`` (under 90 s): one round, concurrency 8 and 32, 400 operations each, one user with
-1,000 memories. Full: three rounds at concurrency 1, 8, 32, 128 with 2,000 operations each,
-one user with 10,000 memories, then one round at dimension 384.
+1,000 memories. Full: three rounds at concurrency 1, 8, 32, 128 with 2,000 operations each
+(``--ops``), one user with 10,000 memories (``--scale``), then one round at dimension 384.
 """
 
 from __future__ import annotations
@@ -129,8 +129,8 @@ def fmt(s: dict[str, float], unit: str = "") -> str:
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     concurrency = [8, 32] if quick else [1, 8, 32, 128]
-    n = 400 if quick else 2000
-    scale = 1000 if quick else 10_000
+    n = 400 if quick else args.ops
+    scale = 1000 if quick else args.scale
     rounds = 1 if quick else args.rounds
     dims = [64] if quick else [64, 384]
     runs: dict[int, list[dict[str, dict[str, Any]]]] = {dim: [] for dim in dims}
@@ -156,12 +156,17 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     runs[dim].append(results)
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
-    return {"runs": runs, "seconds": round(time.perf_counter() - started, 1)}
+    settings = {"ops": n, "one_user": scale, "rounds": rounds, "concurrency": concurrency}
+    return {"runs": runs, "seconds": round(time.perf_counter() - started, 1), "settings": settings}
 
 
 def summarise(measured: dict[str, Any], quick: bool) -> tuple[dict[str, Any], list[Any]]:
     runs: dict[int, list[dict[str, dict[str, Any]]]] = measured["runs"]
-    result: dict[str, Any] = {"seconds": measured["seconds"], "machine_load": os.getloadavg()[0]}
+    result: dict[str, Any] = {
+        "seconds": measured["seconds"],
+        "machine_load": os.getloadavg()[0],
+        "settings": measured["settings"],
+    }
     table: list[tuple[str, str, str]] = []
     for dim, rounds in runs.items():
         levels = list(rounds[0]["openmem"]["throughput"])
@@ -243,6 +248,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short run (under 90 s)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (full mode)")
+    parser.add_argument("--ops", type=int, default=2000, help="adds (and searches) per level")
+    parser.add_argument("--scale", type=int, default=10_000, help="memories of the one user")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     measured = asyncio.run(measure(args))
