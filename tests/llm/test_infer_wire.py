@@ -8,7 +8,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from openmem import AsyncMemory
+from openmem import AsyncMemory, Memory
 from openmem.inmemory import InMemoryProvider
 from openmem.llm import ChatClient, LLMOptions
 from openmem.llm.fake import FakeChatServer, FakeLLM
@@ -104,3 +104,10 @@ async def test_options_build_a_client_that_closes_with_the_memory(
         assert record.metadata["openmem_infer"]["model"] == "m"
     assert mem._inference is not None
     assert mem._inference.client._http.is_closed
+
+
+def test_the_sync_facade_infers_too(fake_llm: FakeChatServer) -> None:
+    fake_llm.responder = RULES
+    with Memory(provider="inmemory", llm={"base_url": fake_llm.url, "model": "m"}) as mem:
+        (record,) = mem.add(messages=LISBON, user_id="u1", infer=True)
+        assert record.content == "Lives in Lisbon"
