@@ -33,7 +33,7 @@ from openmem.embedders.model_files import (
     model_dimension,
     packaged_minilm,
 )
-from openmem.errors import ConfigurationError
+from openmem.errors import ConfigurationError, InvalidRequestError
 
 __all__ = ["OnnxEmbedder"]
 
@@ -128,6 +128,15 @@ class _Encoder:
             )
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray[Any, Any]:
+        for text in texts:
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    # The tokenizer would fail with a TypeError that names nothing useful.
+                    raise InvalidRequestError(
+                        "text must be valid Unicode (no lone surrogates)", field="content"
+                    ) from None
         encodings = self._tokenizer.encode_batch(texts)
         # Batches of similar length waste little on padding; the order is restored below.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))

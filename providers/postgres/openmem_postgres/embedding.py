@@ -16,9 +16,21 @@ _SLICE_CHARS = 1_000  # about 0.3 ms of hashing-embedder work between two loop i
 async def embed_checked(embedder: Embedder, texts: Sequence[str]) -> list[list[float]]:
     """One vector per text, each of ``embedder.dim`` numbers (else ``InvalidRequestError``).
 
+    Text no embedder can encode (a lone surrogate) is refused before any embedder sees it.
+
     An embedder with an ``embed_sync`` method (CPU-bound, pure Python) embeds a large batch
     in slices, yielding to the event loop between them.
     """
+    for text in texts:
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidRequestError(
+                    "text must be valid Unicode (no lone surrogates)",
+                    provider="postgres",
+                    field="content",
+                ) from None
     embed_sync = getattr(embedder, "embed_sync", None)
     if callable(embed_sync) and len(texts) > 1 and sum(map(len, texts)) > _SLICE_CHARS:
         vectors = await _embed_in_slices(embed_sync, texts)
