@@ -18,14 +18,16 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from openmem.errors import ConflictError, NotFoundError
+from openmem.errors import ConflictError, NotFoundError, UnsupportedCapabilityError
+from openmem.llm.fake import FakeChatServer, FakeReply
+from openmem.memory import AsyncMemory
 from openmem.models import ListQuery, MemoryInput, MemoryPatch, SearchQuery
 from openmem.provider import Caller
 from openmem.translation.provider import TranslatingProvider
@@ -34,6 +36,7 @@ __all__ = [
     "ALICE",
     "ALICE_ELSEWHERE",
     "BOB",
+    "BackendInferenceTests",
     "TranslatingProviderTests",
     "item",
     "run_in_a_process",
@@ -301,3 +304,59 @@ class TranslatingProviderTests:
             await asyncio.sleep(0.01)
         added = await provider.add(ALICE, item("still works"))
         assert (await provider.get(ALICE, added.id)).content == "still works"
+
+
+class BackendInferenceTests:
+    """``add(messages=..., infer=True)`` through the SDK's own inference (``infer="backend"``).
+
+    The SDK's LLM is pointed at a FAKE chat-completions server (``openmem.llm.fake``) whose
+    replies the subclass gives in ``chat_reply``: the conversation goes to the SDK, not to
+    openmem's pipeline, and the memories the SDK extracted come back as records.
+    """
+
+    provider_class: ClassVar[type[Adapter]]
+    """The adapter under test; built with ``data_dir``, ``embedder_dim`` and ``llm``."""
+    conversation: ClassVar[list[dict[str, str]]] = [
+        {"role": "user", "content": "Hi! I live in Lisbon."},
+        {"role": "assistant", "content": "Nice!"},
+    ]
+    extracted: ClassVar[str] = "Lives in Lisbon"
+    """The one fact ``chat_reply`` makes the SDK extract from ``conversation``."""
+
+    @staticmethod
+    def chat_reply(body: dict[str, Any]) -> FakeReply:
+        """The fake LLM's answer to one chat-completions request of the SDK."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def chat_server(self) -> Iterator[FakeChatServer]:
+        """The fake chat-completions server, answering with ``chat_reply``."""
+        with FakeChatServer(self.chat_reply) as server:
+            yield server
+
+    async def test_infers_with_its_own_llm(
+        self, tmp_path: Path, chat_server: FakeChatServer
+    ) -> None:
+        llm = {
+            "provider": "openai",
+            "config": {"api_key": "sk-fake", "openai_base_url": chat_server.url, "model": "fake"},
+        }
+        adapter = self.provider_class(data_dir=str(tmp_path), embedder_dim=64, llm=llm)
+        async with AsyncMemory(adapter) as mem:
+            assert (await mem.capabilities()).features.infer == "backend"
+            records = await mem.add(
+                messages=self.conversation, user_id="alice", infer=True, scope="me"
+            )
+            assert [r.content for r in records] == [self.extracted]
+            assert records[0].scope == "me"
+            assert chat_server.requests, "the SDK did not ask its LLM"
+            stored = await mem.get(records[0].id, user_id="alice")
+            assert stored.content == self.extracted
+            assert not (await mem.list("bob")).items
+
+    async def test_without_an_llm_declares_no_inference(self, tmp_path: Path) -> None:
+        adapter = self.provider_class(data_dir=str(tmp_path), embedder_dim=64)
+        async with AsyncMemory(adapter) as mem:
+            assert (await mem.capabilities()).features.infer == "none"
+            with pytest.raises(UnsupportedCapabilityError):
+                await mem.add(messages=self.conversation, user_id="alice", infer=True)
