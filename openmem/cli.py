@@ -257,12 +257,49 @@ def list_memories(
 
 
 @main.command()
-def providers() -> None:
-    """List the installed providers."""
+@click.option(
+    "--options",
+    "with_options",
+    is_flag=True,
+    help="Also list each provider's options: name, environment variable, type and default.",
+)
+def providers(with_options: bool) -> None:
+    """List the installed providers (and, with --options, what each can be configured with)."""
     from openmem.registry import available_providers
 
     for name, ep in sorted(available_providers().items()):
         click.echo(f"{name:<14} {ep.value}")
+        if with_options:
+            for line in _option_lines(name):
+                click.echo(f"    {line}")
+
+
+def _option_lines(provider: str) -> list[str]:
+    """One line per option of ``provider``: how to set it and what it takes."""
+    from openmem.config import MemorySettings
+    from openmem.environment import ENV_PREFIX
+    from openmem.registry import load_provider_class
+
+    try:
+        fields = {
+            **MemorySettings.model_fields,
+            **load_provider_class(provider).Options.model_fields,
+        }
+    except (ConfigurationError, ImportError) as exc:
+        return [f"(options unavailable: {exc})"]
+    lines = []
+    for option, field in sorted(fields.items()):
+        kind = _type_name(field.annotation)
+        default = "required" if field.is_required() else f"default {field.get_default()!r}"
+        lines.append(f"{option:<26} {ENV_PREFIX + option.upper():<36} {kind}, {default}")
+    return lines
+
+
+def _type_name(annotation: Any) -> str:
+    """``int``, ``str | None``, ``Literal['a', 'b']``: the annotation as a reader writes it."""
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("pydantic.types.", "")
 
 
 if __name__ == "__main__":  # pragma: no cover

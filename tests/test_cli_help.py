@@ -35,13 +35,34 @@ def test_help_lists_the_plugin_commands_with_their_distribution() -> None:
     assert "reembed      (from openmem-postgres)" in output
 
 
-def test_every_option_of_every_command_has_help_text() -> None:
-    context = click.Context(main)
-    missing = []
-    for name in main.list_commands(context):
-        command = main.get_command(context, name)
-        assert command is not None, name
-        for param in command.params:
-            if isinstance(param, click.Option) and not param.help:
-                missing.append(f"openmem {name} {param.opts[0]}")
+def _commands(
+    group: click.Group, context: click.Context, path: str
+) -> list[tuple[str, click.Command]]:
+    """Every command under ``group``, subcommands of nested groups (``keys create``) included."""
+    found = []
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, f"{path} {name}"
+        found.append((f"{path} {name}", command))
+        if isinstance(command, click.Group):
+            found += _commands(command, click.Context(command, parent=context), f"{path} {name}")
+    return found
+
+
+def test_every_option_of_every_command_and_subcommand_has_help_text() -> None:
+    commands = _commands(main, click.Context(main), "openmem")
+    assert "openmem keys create" in dict(commands)  # nested groups are walked
+    missing = [
+        f"{path} {param.opts[0]}"
+        for path, command in commands
+        for param in command.params
+        if isinstance(param, click.Option) and not param.help
+    ]
     assert missing == []
+
+
+def test_the_options_listing_named_by_configuration_errors_exists() -> None:
+    result = CliRunner().invoke(main, ["providers", "--options"])
+    assert result.exit_code == 0, result.output
+    assert "OPENMEM_NAMESPACE" in result.output
+    assert "OPENMEM_EMBEDDER" in result.output
