@@ -86,9 +86,11 @@ async def test_serialize_runs_one_call_at_a_time() -> None:
     assert overlaps == 0
 
 
-async def test_cancelled_caller_gets_cancelled_error_within_3ms_p99(offload: Offloader) -> None:
+async def test_cancelled_caller_returns_while_its_thread_still_runs(offload: Offloader) -> None:
+    """The caller never waits for the thread: each cancellation completes while the work is
+    still blocked. (How fast, against the 3 ms p99 target, is benchmarks/thread_cancel.py's
+    job: a wall-clock bound here would fail on a loaded machine.)"""
     release = threading.Event()
-    delays: list[float] = []
     for _ in range(100):
         started = threading.Event()
 
@@ -98,16 +100,14 @@ async def test_cancelled_caller_gets_cancelled_error_within_3ms_p99(offload: Off
 
         task = asyncio.create_task(offload.run(work))
         await _until(started.is_set)
-        t0 = time.perf_counter()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        delays.append(time.perf_counter() - t0)
+        assert not release.is_set()
+        assert offload.abandoned == 1, "the cancelled caller waited for its thread"
         release.set()  # let the abandoned thread finish before the next round
         await _until(lambda: offload.abandoned == 0)
         release.clear()
-    delays.sort()
-    assert delays[98] < 0.003, f"p99 {delays[98] * 1000:.2f} ms"
 
 
 async def test_abandoned_count_returns_to_zero_when_threads_finish(offload: Offloader) -> None:

@@ -1,4 +1,5 @@
-"""Cancelling mem0 calls: the caller is released within 3 ms, threads are counted, no loss."""
+"""Cancelling mem0 calls: the caller is released before mem0 finishes, threads are counted,
+no loss. The release latency (3 ms p99 target) is measured in benchmarks/thread_cancel.py."""
 
 from __future__ import annotations
 
@@ -59,12 +60,13 @@ async def until(predicate: Any, within: float = WAIT) -> None:
         await asyncio.sleep(0.005)
 
 
-async def test_cancelling_100_in_flight_calls_returns_within_3ms_p99(
+async def test_cancelling_100_in_flight_calls_returns_before_mem0_finishes(
     provider: Mem0Provider,
 ) -> None:
+    """Each cancelled call returns while its mem0 call is still blocked on the worker thread.
+    (The latency against the 3 ms p99 target is measured by benchmarks/thread_cancel.py.)"""
     await provider.add(ALICE, MemoryInput(content="warm up", user_id="alice"))
     slow = slow_down(provider)
-    delays: list[float] = []
     for i in range(100):
         slow.entered.clear()
         slow.gate.clear()
@@ -75,18 +77,13 @@ async def test_cancelling_100_in_flight_calls_returns_within_3ms_p99(
             call = provider.add(ALICE, MemoryInput(content=f"cancelled {i}", user_id="alice"))
         task = asyncio.ensure_future(call)
         await until(slow.entered.is_set)  # the mem0 call is running on its worker thread
-        t0 = time.perf_counter()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        delays.append(time.perf_counter() - t0)
+        assert provider.offload_stats().abandoned == 1, "the caller waited for mem0"
         slow.gate.set()  # the abandoned call finishes; the next round's call may start
         await until(lambda: provider.offload_stats().abandoned == 0)
-    delays.sort()
-    p99 = delays[98]
-    print(f"cancel latency p50={delays[49] * 1e3:.3f} ms p99={p99 * 1e3:.3f} ms")
-    assert p99 < 0.003, f"p99 {p99 * 1e3:.2f} ms"
-    assert provider.offload_stats().abandoned_total >= 90
+    assert provider.offload_stats().abandoned_total >= 100
 
 
 async def test_abandoned_count_returns_to_zero_and_provider_keeps_working(
