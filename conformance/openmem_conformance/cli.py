@@ -4,8 +4,10 @@
     openmem conformance --provider postgres --config openmem.toml --budget-ms 10
     openmem conformance --base-url http://127.0.0.1:8080 --api-key $KEY
 
-It shows progress while it runs, then a table of results by tier and the conformance
-level, and writes the JSON report. The exit code is 1 when a REQUIRED check fails (or the
+It shows progress while it runs, then a table of results by tier, each failed check's
+message, the ``file:line`` in the provider's source to look at and the check's troubleshooting
+text, the conformance level, and writes the JSON report (failures carry ``where`` and
+``troubleshooting`` there too). The exit code is 1 when a REQUIRED check fails (or the
 level is below ``--require-level``), 0 otherwise.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -51,7 +54,9 @@ class _RichProgress:
 
     def finished(self, result: CheckResult) -> None:
         if result.outcome is Outcome.FAILED:
-            self._progress.console.print(f"[bold red]FAILED[/] {result.name}: {result.message}")
+            self._progress.console.print(
+                f"[bold red]FAILED[/] {result.name}: {escape(result.message)}"
+            )
         self._progress.advance(self._task)
 
 
@@ -99,6 +104,17 @@ def _table(report: ConformanceReport) -> Table:
                 note[:300],
             )
     return table
+
+
+def _print_failures(out: Console, report: ConformanceReport) -> None:
+    """Each failed check: what went wrong, where in the provider, and what the check asks."""
+    for result in report.failed():
+        out.print(f"\n[bold red]FAILED[/] {escape(f'[{result.tier.value}]')} {result.name}")
+        out.print(f"  what:  {escape(result.message)}")
+        if result.where:
+            out.print(f"  where: {escape(result.where)}")
+        if result.troubleshooting:
+            out.print(f"  fix:   {escape(result.troubleshooting)}")
 
 
 def _print_checks() -> None:
@@ -199,6 +215,7 @@ def conformance(
         )
     out = _stdout()
     out.print(_table(report))
+    _print_failures(out, report)
     level = report.level()
     colour = "green" if level is ConformanceLevel.NATIVE else "yellow"
     if not report.passed_required():

@@ -60,6 +60,12 @@ class Check:
         """The first line of the check's docstring."""
         return self.doc.strip().splitlines()[0] if self.doc.strip() else self.name
 
+    @property
+    def troubleshooting(self) -> str:
+        """The docstring's "Troubleshooting:" paragraph, on one line: what to fix when it fails."""
+        _, found, text = self.doc.partition("Troubleshooting:")
+        return " ".join(text.split()) if found else ""
+
     def unmet(self, capabilities: Capabilities) -> list[str]:
         """The requirements ``capabilities`` does not declare (empty: the check applies)."""
         missing: list[str] = []

@@ -54,6 +54,10 @@ class CheckResult:
     seconds: float
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    where: str = ""
+    """On failure: ``file:line`` places in the provider's source to look at."""
+    troubleshooting: str = ""
+    """On failure: the check's troubleshooting text (what the contract asks for)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -64,6 +68,8 @@ class CheckResult:
             "seconds": round(self.seconds, 3),
             "message": self.message,
             "details": self.details,
+            "where": self.where,
+            "troubleshooting": self.troubleshooting,
         }
 
 

@@ -26,6 +26,7 @@ from openmem.provider import Provider
 from openmem_conformance.harness import DEFAULT_BUDGET_MS, CheckSkipped, run_check
 from openmem_conformance.registry import CHECKS, Check
 from openmem_conformance.report import CheckResult, ConformanceReport, Outcome
+from openmem_conformance.source_location import failure_location
 
 __all__ = ["Progress", "ProviderFactory", "provider_from", "run_one", "validate"]
 
@@ -74,21 +75,28 @@ async def run_one(
     """Run one check against a fresh provider and return its result (never raises)."""
     details: dict[str, Any] = {}
     started = time.perf_counter()
+    provider_class: type[Any] | None = None
+    failure: Exception | None = None
     try:
         async with provider_from(factory) as provider:
+            provider_class = type(provider)
             await run_check(
                 check, provider, budget_ms=budget_ms, namespace=namespace, details=details
             )
     except CheckSkipped as skip:
         outcome, message = Outcome.SKIPPED, str(skip)
     except AssertionError as exc:
-        outcome, message = Outcome.FAILED, str(exc) or "assertion failed"
+        outcome, message, failure = Outcome.FAILED, str(exc) or "assertion failed", exc
     except Exception as exc:
         frames = traceback.extract_tb(exc.__traceback__)[-3:]
         where = "; ".join(f"{f.name}:{f.lineno}" for f in frames)
         outcome, message = Outcome.FAILED, f"{type(exc).__name__}: {exc} (at {where})"
+        failure = exc
     else:
         outcome, message = Outcome.PASSED, ""
+    located = ""
+    if failure is not None and provider_class is not None:
+        located = failure_location(failure, provider_class, check.func)
     return CheckResult(
         name=check.name,
         tier=check.tier,
@@ -96,6 +104,8 @@ async def run_one(
         seconds=time.perf_counter() - started,
         message=message,
         details=details,
+        where=located,
+        troubleshooting=check.troubleshooting if failure is not None else "",
     )
 
 
