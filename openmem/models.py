@@ -121,6 +121,15 @@ class _Request(BaseModel):
             check_json(value, key)
         return self
 
+    @field_validator("source", check_fields=False)
+    @classmethod
+    def _source_extensions_json(cls, value: MemorySource | None) -> MemorySource | None:
+        # The source's own extension fields are stored as they are: JSON only, like
+        # metadata (a lone surrogate there once stored a record no read could answer).
+        if value is not None:
+            check_json(value.model_extra or {}, "source")
+        return value
+
     @property
     def extensions(self) -> dict[str, Any]:
         """The ``x-<provider>`` extension fields carried by this request."""

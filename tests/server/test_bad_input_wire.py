@@ -37,3 +37,23 @@ async def test_a_lone_surrogate_in_json_is_400(client: httpx.AsyncClient) -> Non
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["field"] == "content"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [b'{"k": "\\ud800"}', b'{"k": NaN}', b'{"k": "a\\u0000b"}'],
+    ids=["lone surrogate", "NaN", "NUL"],
+)
+async def test_the_source_extension_fields_are_json_only(
+    client: httpx.AsyncClient, source: bytes
+) -> None:
+    """Found by the no-5xx property: these were stored, and no read of them could answer."""
+    body = b'{"content": "x", "user_id": "u1", "source": ' + source + b"}"
+    response = await client.post(
+        "/memories", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == "source"
+    listed = await client.get("/memories", params={"user_id": "u1"})
+    assert listed.status_code == 200
+    assert listed.json()["items"] == []
