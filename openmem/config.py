@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from openmem.distribution import install_command
 from openmem.environment import ENV_PREFIX, check_variable_names, read_dotenv
 from openmem.errors import ConfigurationError
+from openmem.fields import Identifier
 from openmem.provider import Provider, ProviderOptions
 from openmem.registry import available_providers, load_provider_class
 
@@ -50,10 +51,10 @@ class MemorySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     provider: str | None = None
-    namespace: str = Field(default="default", min_length=1, max_length=256)
-    """The tenant every call is bounded by."""
-    app: str | None = None
-    """Recorded as the app in audit entries."""
+    namespace: Identifier = "default"
+    """The tenant every call is bounded by: 1-256 characters, no NUL, not blank."""
+    app: Identifier | None = None
+    """Recorded as the app in audit entries (same rules as ``namespace``)."""
     max_content_length: int | None = Field(default=None, ge=1)
     """A stricter content limit than the provider's own."""
     base_url: str | None = None
@@ -103,11 +104,16 @@ def memory_setup(
                 f"options {sorted(extra)} cannot be combined with a provider instance; "
                 "configure the provider object itself"
             )
+        given = {k: v for k, v in kwargs.items() if k in _INSTANCE_KEYS - {"provider"}}
+        try:
+            settings = MemorySettings(**{k: v for k, v in given.items() if v is not None})
+        except ValidationError as exc:
+            raise _invalid_option(exc, provider.name) from None
         return MemorySetup(
             provider=provider,
-            namespace=kwargs.get("namespace") or "default",
-            app=kwargs.get("app"),
-            max_content_length=kwargs.get("max_content_length"),
+            namespace=settings.namespace,
+            app=settings.app,
+            max_content_length=settings.max_content_length,
         )
     resolved = resolve_config(kwargs=dict(kwargs), file=file, env=env)
     return MemorySetup(
@@ -185,12 +191,18 @@ def resolve_config(
         settings = MemorySettings(**memory_values)
         options = provider_class.Options(**provider_values)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        raise ConfigurationError(
-            f"invalid option {field!r} for provider {provider_name!r}: {first.get('msg')}"
-        ) from None
+        raise _invalid_option(exc, provider_name) from None
     return ResolvedConfig(settings, provider_name, provider_class, options)
+
+
+def _invalid_option(exc: ValidationError, provider_name: str) -> ConfigurationError:
+    """The first validation error as a ``ConfigurationError`` that names the option."""
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in first.get("loc", ()))
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    # A check across options (loc empty) names the option in its message.
+    option = f" {field!r}" if field else ""
+    return ConfigurationError(f"invalid option{option} for provider {provider_name!r}: {message}")
 
 
 def _env_options(env: Mapping[str, str]) -> dict[str, str]:

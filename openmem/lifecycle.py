@@ -49,7 +49,6 @@ class MemoryLifecycle:
         self._namespace = setup.namespace
         self._app = setup.app
         self._max_content_length = setup.max_content_length
-        validate_identifier(self._namespace, "namespace")
         self._binding = ProviderBinding(self._provider)
 
     @classmethod

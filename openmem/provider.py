@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import abc
 import builtins
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from openmem.context import pack_context
 from openmem.errors import UnsupportedCapabilityError
@@ -89,6 +90,34 @@ class ProviderOptions(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _text_options_are_text(self) -> Self:
+        # A NUL or a lone surrogate in a URL, path, key or name fails later, deep in a driver
+        # or a C library, far from the option that caused it: refuse it here, by name.
+        for name in type(self).model_fields:
+            for text in _texts(getattr(self, name)):
+                if "\x00" in text:
+                    raise ValueError(f"{name} must not contain NUL bytes")
+                if not text.isascii():
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise ValueError(f"{name} must be valid Unicode text") from None
+        return self
+
+
+def _texts(value: object) -> list[str]:
+    """The strings an option value holds (secrets and paths included)."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, str | os.PathLike):
+        return [os.fspath(value)] if isinstance(os.fspath(value), str) else []
+    if isinstance(value, list | tuple | set | frozenset):
+        return [text for item in value for text in _texts(item)]
+    if isinstance(value, dict):
+        return [text for pair in value.items() for item in pair for text in _texts(item)]
+    return []
 
 
 OptionsT = TypeVar("OptionsT", bound=ProviderOptions)

@@ -135,3 +135,59 @@ def test_a_misspelled_variable_in_dotenv_is_refused(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigurationError, match="did you mean OPENMEM_EMBEDDER_DIM"):
         AsyncMemory()
+
+
+BAD_OPTIONS = [
+    ("inmemory", {"namespace": "a\x00b"}, "namespace"),
+    ("inmemory", {"namespace": "   "}, "namespace"),
+    ("inmemory", {"namespace": "x" * 257}, "namespace"),
+    ("inmemory", {"namespace": "a\ud800"}, "namespace"),
+    ("inmemory", {"app": "a\x00"}, "app"),
+    ("inmemory", {"max_content_length": 0}, "max_content_length"),
+    ("inmemory", {"embedder": "hashing", "embedder_dim": 0}, "embedder_dim"),
+    ("inmemory", {"embedder": "hashing", "embedder_dim": -3}, "embedder_dim"),
+    ("inmemory", {"embedder_batch_size": 0}, "embedder_batch_size"),
+    ("inmemory", {"embedder_workers": 0}, "embedder_workers"),
+    ("inmemory", {"embedder_model": "dir\x00name"}, "embedder_model"),
+    ("inmemory", {"embedder_api_key": "sk\x00"}, "embedder_api_key"),
+    ("passthrough", {"base_url": "http://x\x00y"}, "base_url"),
+    ("passthrough", {"base_url": "http://x", "api_key": "k\x00"}, "api_key"),
+]
+
+
+@pytest.mark.parametrize(("provider", "options", "name"), BAD_OPTIONS)
+def test_a_bad_option_value_is_refused_at_construction_by_name(
+    provider: str, options: dict[str, object], name: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        AsyncMemory(provider, **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [
+        ({"namespace": "a\x00b"}, "namespace"),
+        ({"namespace": ""}, "namespace"),
+        ({"app": "\x00"}, "app"),
+        ({"max_content_length": -1}, "max_content_length"),
+    ],
+)
+def test_the_options_beside_a_provider_instance_are_validated_too(
+    options: dict[str, object], name: str
+) -> None:
+    from openmem.inmemory import InMemoryProvider
+
+    with pytest.raises(ConfigurationError, match=name):
+        AsyncMemory(InMemoryProvider(), **options)
+
+
+def test_a_nul_in_an_environment_option_is_refused_by_name() -> None:
+    with pytest.raises(ConfigurationError, match="namespace"):
+        resolve_config(env={"OPENMEM_PROVIDER": "inmemory", "OPENMEM_NAMESPACE": "a\x00"})
+
+
+def test_a_nul_in_a_server_option_is_refused_by_name() -> None:
+    from openmem.server.settings import load_server_settings
+
+    with pytest.raises(ConfigurationError, match="namespace"):
+        load_server_settings(flags={"namespace": "a\x00"}, env={})

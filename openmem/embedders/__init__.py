@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from openmem.embedders.base import Embedder
 from openmem.embedders.hashing import HashingEmbedder
@@ -30,13 +30,14 @@ class EmbedderOptions(ProviderOptions):
     embedder_model: str | None = None
     """Model name: e.g. ``text-embedding-3-small`` (openai), or a local model directory
     (``onnx``: ``tokenizer.json`` with ``model.onnx`` or ``model.safetensors``)."""
-    embedder_dim: int | None = None
-    """Vector size; required for ``openai`` models whose size is not known, else inferred."""
+    embedder_dim: int | None = Field(default=None, ge=1, le=16_000)
+    """Vector size; required for ``openai`` models whose size is not known, else inferred.
+    At most 16,000 (pgvector's limit for a stored vector)."""
     embedder_url: str | None = None
     """Base URL of an OpenAI-compatible endpoint (``https://api.openai.com/v1`` by default)."""
     embedder_api_key: SecretStr | None = None
-    embedder_batch_size: int = 64
-    embedder_workers: int = 1
+    embedder_batch_size: int = Field(default=64, ge=1, le=100_000)
+    embedder_workers: int = Field(default=1, ge=1, le=256)
     """Worker threads for the ``onnx`` and ``local`` embedders."""
 
     def build_embedder(self) -> Embedder:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from openmem.environment import data_root
 from openmem.errors import ConfigurationError
+from openmem.fields import Identifier
 from openmem.llm.client import LLMOptions
 
 __all__ = [
@@ -72,7 +73,7 @@ class ServerSettings(BaseModel):
     keys_path: Path | None = None
     """The key store; default ``<data dir>/server/keys.json``."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
-    namespace: str = Field(default="default", min_length=1, max_length=256)
+    namespace: Identifier = "default"
     """The namespace of requests without auth (and without ``X-OMP-Namespace``)."""
     health_timeout: float = Field(default=2.0, gt=0)
     graceful_timeout: float = Field(default=30.0, ge=0)
