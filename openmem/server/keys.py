@@ -11,7 +11,8 @@ restricted to a set of users, scope prefixes (scope filters, see ``openmem.scope
 
 The store is one JSON file, written atomically (temp file + rename) with mode 0600; a
 running server re-reads it when it changes, so keys created or revoked by the CLI take effect
-without a restart.
+without a restart. A change it cannot read (corrupt, unreadable) is logged at ERROR on logger
+``openmem.server.keys`` and the last good keys stay in force; requests never see it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -46,6 +48,7 @@ __all__ = [
 KEY_PREFIX: Final = "omk_"
 _ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 _ID_LENGTH: Final = 12
+_log = logging.getLogger("openmem.server.keys")
 
 KeyVerb = Literal[
     "add", "search", "get", "update", "delete", "list", "context", "audit", "forget_user"
@@ -130,6 +133,13 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def _mtime_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def _split(key: str) -> str | None:
     """The key id of a well-formed key, else None."""
     if not key.startswith(KEY_PREFIX):
@@ -156,29 +166,46 @@ class KeyStore:
         self._lock = threading.Lock()
         self._keys: dict[str, ApiKey] = {}
         self._mtime: int | None = None
+        self._faulty_mtime: int | None = None
         self._checked_at = 0.0
         self._reload(force=True)
 
     # -- reading -------------------------------------------------------------------------
 
     def _reload(self, *, force: bool = False) -> None:
+        """Re-read the file when it changed.
+
+        ``force`` (construction, the CLI, writes) raises ``ConfigurationError`` on a corrupt or
+        unreadable file: a write must never replace keys it could not read. A running server's
+        periodic re-read keeps the last good keys in force instead and logs the fault loudly,
+        once per version of the file: requests never see an error from it.
+        """
         now = time.monotonic()
         if not force and now - self._checked_at < self._RELOAD_INTERVAL:
             return
         self._checked_at = now
         try:
             mtime = self.path.stat().st_mtime_ns
+            if not force and mtime in (self._mtime, self._faulty_mtime):
+                return
+            data = _KeyFile.model_validate_json(self.path.read_bytes())
         except FileNotFoundError:
             self._keys, self._mtime = {}, None
             return
-        if not force and mtime == self._mtime:
+        except (ValidationError, OSError, ValueError) as exc:
+            fault = ConfigurationError(f"cannot read the key store {self.path}: {exc}")
+            if force:
+                raise fault from exc
+            # -1 marks a file that cannot even be stat'ed: logged once too.
+            marker = _mtime_or_none(self.path)
+            marker = -1 if marker is None else marker
+            if self._faulty_mtime != marker:
+                self._faulty_mtime = marker
+                _log.error("%s; the %d keys read before stay in force", fault, len(self._keys))
             return
-        try:
-            data = _KeyFile.model_validate_json(self.path.read_bytes())
-        except (ValidationError, OSError) as exc:
-            raise ConfigurationError(f"cannot read the key store {self.path}: {exc}") from exc
         self._keys = {key.key_id: key for key in data.keys}
         self._mtime = mtime
+        self._faulty_mtime = None
 
     def records(self) -> list[ApiKey]:
         """Every stored key, revoked ones included, oldest first."""
