@@ -38,6 +38,7 @@ RESERVED_VARIABLES = frozenset(
         "OPENMEM_TEST_PG_URL",  # the test suite: an existing PostgreSQL to test against
         "OPENMEM_BENCH_PG_URL",  # benchmarks: an existing PostgreSQL to measure against
         "OPENMEM_LOG_FORMAT",  # openmem serve: text or json logs
+        "OPENMEM_PROGRESS",  # auto, always or never: the status line while a backend opens
     }
 )
 """Variables of openmem's own tools that are not ``AsyncMemory`` options."""

@@ -19,6 +19,7 @@ import anyio.to_thread
 from openmem.distribution import install_command
 from openmem.embedders.base import Embedder
 from openmem.errors import ConfigurationError
+from openmem.opening import opening
 
 __all__ = ["LocalEmbedder"]
 
@@ -51,9 +52,13 @@ class LocalEmbedder(Embedder):
         return self._encoder
 
     def _load(self) -> Any:
-        from sentence_transformers import SentenceTransformer
+        libraries = ("sentence_transformers", "transformers", "torch", "huggingface_hub")
+        with opening(f"the embedding model {self.model}", third_party=libraries) as status:
+            status.step("importing sentence-transformers and torch")
+            from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(self._path), device="cpu")
+            status.step("loading the weights")
+            return SentenceTransformer(str(self._path), device="cpu")
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         encoder = await self._loaded()

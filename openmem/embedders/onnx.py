@@ -34,9 +34,12 @@ from openmem.embedders.model_files import (
     packaged_minilm,
 )
 from openmem.errors import ConfigurationError, InvalidRequestError
+from openmem.opening import opening
 
 __all__ = ["OnnxEmbedder"]
 
+_RUNTIME_LIBRARIES = ("onnxruntime", "onnx", "tokenizers", "safetensors")
+"""Held back while the model loads (``openmem.opening``)."""
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 
 
@@ -69,8 +72,9 @@ class OnnxEmbedder(Embedder):
     def load_sync(self) -> None:
         """Locate (export once if needed) and load the model; blocking, idempotent."""
         if self._encoder is None:
-            files = locate_encoder(self._model_path)
-            self._encoder = _shared_encoder(files, self._threads)
+            with opening(f"the embedding model {self.model}", third_party=_RUNTIME_LIBRARIES):
+                files = locate_encoder(self._model_path)
+                self._encoder = _shared_encoder(files, self._threads)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

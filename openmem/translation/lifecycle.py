@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import anyio.to_thread
 
 from openmem.errors import OMPError, ProviderError, ProviderUnavailableError
 from openmem.offload import Offloader, OffloadStats
+from openmem.opening import opening
 from openmem.provider import Provider
 from openmem.translation.options import TranslationOptions
 
@@ -47,6 +48,10 @@ class OffloadedProvider(Provider[OptionsT], Generic[OptionsT, BackendT]):
         self._backend: BackendT | None = None
         self._offload: Offloader | None = None
         self._open_lock = asyncio.Lock()
+
+    third_party: ClassVar[tuple[str, ...]] = ()
+    """Top-level packages of the SDK whose log records and warnings are held back while it
+    opens (see ``openmem.opening``)."""
 
     # -- hooks: how to build the backend ---------------------------------------------
 
@@ -80,9 +85,13 @@ class OffloadedProvider(Provider[OptionsT], Generic[OptionsT, BackendT]):
                 serialize=self.serialize_calls(),
             )
             try:
-                backend = await self.build_backend(offload)
-                await offload.run(backend.open)  # SDK constructors do I/O: never on the loop
-                await self.warm_up(offload, backend)
+                with opening(self.name, third_party=self.third_party) as status:
+                    status.step(f"importing {self.name}")
+                    backend = await self.build_backend(offload)
+                    status.step("opening its store")
+                    await offload.run(backend.open)  # SDK constructors do I/O: not on the loop
+                    status.step("warming up")
+                    await self.warm_up(offload, backend)
             except BaseException as exc:
                 await offload.aclose(options.close_grace)
                 if isinstance(exc, Exception) and not isinstance(exc, OMPError):

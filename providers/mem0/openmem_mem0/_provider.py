@@ -68,6 +68,7 @@ class Mem0Provider(TranslatingProvider[Mem0Options, Mem0Backend]):
 
     name: ClassVar[str] = "mem0"
     Options = Mem0Options
+    third_party: ClassVar[tuple[str, ...]] = ("mem0", "qdrant_client", "faiss", "posthog")
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ class PowermemProvider(TranslatingProvider[PowermemOptions, PowermemBackend]):
     """
 
     name: ClassVar[str] = "powermem"
+    third_party: ClassVar[tuple[str, ...]] = ("powermem",)
     Options = PowermemOptions
     sdk_updated_at_is_ours: ClassVar[bool] = True  # powermem bumps updated_at on every read
 
