@@ -59,6 +59,9 @@ class MemorySettings(BaseModel):
     """A stricter content limit than the provider's own."""
     base_url: str | None = None
     """An OMP server to talk to; selects the ``passthrough`` provider."""
+    async_mode_default: bool = False
+    """Whether ``add``/``add_many`` queue (``async_mode=True``) when the call does not say;
+    needs a provider declaring ``features.async_ingest``."""
 
 
 _MEMORY_KEYS = frozenset(MemorySettings.model_fields)
@@ -78,7 +81,9 @@ class ResolvedConfig:
         return self.provider_class(self.provider_options)
 
 
-_INSTANCE_KEYS = frozenset({"provider", "namespace", "app", "max_content_length"})
+_INSTANCE_KEYS = frozenset(
+    {"provider", "namespace", "app", "max_content_length", "async_mode_default"}
+)
 """The options that still make sense next to a ``Provider`` instance."""
 
 
@@ -90,6 +95,7 @@ class MemorySetup:
     namespace: str
     app: str | None
     max_content_length: int | None
+    async_mode_default: bool = False
 
 
 def memory_setup(
@@ -114,6 +120,7 @@ def memory_setup(
             namespace=settings.namespace,
             app=settings.app,
             max_content_length=settings.max_content_length,
+            async_mode_default=settings.async_mode_default,
         )
     resolved = resolve_config(kwargs=dict(kwargs), file=file, env=env)
     return MemorySetup(
@@ -121,6 +128,7 @@ def memory_setup(
         namespace=resolved.settings.namespace,
         app=resolved.settings.app,
         max_content_length=resolved.settings.max_content_length,
+        async_mode_default=resolved.settings.async_mode_default,
     )
 
 

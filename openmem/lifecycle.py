@@ -49,6 +49,7 @@ class MemoryLifecycle:
         self._namespace = setup.namespace
         self._app = setup.app
         self._max_content_length = setup.max_content_length
+        self._async_mode_default = setup.async_mode_default
         self._binding = ProviderBinding(self._provider)
 
     @classmethod

@@ -47,6 +47,7 @@ from openmem.models import (
     Capabilities,
     ContextBlock,
     ContextQuery,
+    IngestEvent,
     ListQuery,
     MemoryInput,
     MemoryPage,
@@ -127,6 +128,7 @@ class AsyncMemory(MemoryLifecycle):
         session_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        async_mode: bool | None = None,
         **x_extensions: Any,
     ) -> MemoryRecord: ...
 
@@ -172,6 +174,7 @@ class AsyncMemory(MemoryLifecycle):
         session_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        async_mode: bool | None = None,
         **x_extensions: Any,
     ) -> MemoryRecord | builtins.list[MemoryRecord]:
         """Store a memory for ``user_id`` and return it; or a conversation, see below.
@@ -189,6 +192,11 @@ class AsyncMemory(MemoryLifecycle):
 
         >>> await mem.add(messages=[{"role": "user", "content": "I moved to Porto"}],
         ...               user_id="u1", infer=True)
+
+        With ``async_mode=True`` (providers declaring ``features.async_ingest``) the add is
+        queued durably and answered at once: the record has ``status="queued"`` and an
+        ``event_id`` for ``get_event``/``wait_for_ingest``. ``None`` takes the instance's
+        ``async_mode_default`` option (False unless configured).
         """
         self._binding.enter()
         if (content is None) == (messages is None):
@@ -197,6 +205,10 @@ class AsyncMemory(MemoryLifecycle):
             )
         if infer and messages is None:
             raise InvalidRequestError("infer=True needs messages", field="infer")
+        if async_mode and messages is not None:
+            raise InvalidRequestError(
+                "async_mode=True queues plain adds, not conversations", field="async_mode"
+            )
         conversation = None
         if messages is not None:
             from openmem.llm.conversation import parse_messages
@@ -234,14 +246,22 @@ class AsyncMemory(MemoryLifecycle):
                 max_content_length=self._max_content_length,
             )
         require_add(capabilities, item, max_content_length=self._max_content_length)
+        if self._queues(async_mode, capabilities):
+            (queued,) = await self._provider.enqueue_add(self._caller(user_id), [item])
+            return queued
         return await self._provider.add(self._caller(user_id), item)
 
     async def add_many(
-        self, items: Sequence[str | Mapping[str, Any]], *, user_id: str
+        self,
+        items: Sequence[str | Mapping[str, Any]],
+        *,
+        user_id: str,
+        async_mode: bool | None = None,
     ) -> builtins.list[MemoryRecord]:
         """Store several memories for ``user_id`` in one batch (``features.batch_add``).
 
-        Each item is the content, or a dict of ``add`` fields without ``user_id``.
+        Each item is the content, or a dict of ``add`` fields without ``user_id``. With
+        ``async_mode=True`` the batch is queued as one event, as ``add`` describes.
         """
         self._binding.enter()
         caller = self._caller(user_id)
@@ -250,7 +270,30 @@ class AsyncMemory(MemoryLifecycle):
         require_batch(capabilities, built, max_content_length=self._max_content_length)
         if not built:
             return []
+        if self._queues(async_mode, capabilities):
+            return await self._provider.enqueue_add(caller, built)
         return await self._provider.add_many(caller, built)
+
+    def _queues(self, async_mode: bool | None, capabilities: Capabilities) -> bool:
+        """Whether an add is queued: asked for, or the default; refused when undeclared."""
+        queued = self._async_mode_default if async_mode is None else async_mode
+        if queued:
+            require_feature(capabilities, "async_ingest", "async_mode (queued adds)")
+        return queued
+
+    async def get_event(self, event_id: str, *, user_id: str) -> IngestEvent:
+        """The ingestion event of a queued add: ``PENDING``, ``RUNNING``, ``SUCCEEDED`` or
+        ``FAILED``, with timings, attempts, the error and the memory ids written.
+
+        >>> record = await mem.add("likes tea", user_id="u1", async_mode=True)
+        >>> (await mem.get_event(record.event_id, user_id="u1")).status
+        'PENDING'
+        """
+        self._binding.enter()
+        caller = self._caller(user_id)
+        checked = validate_identifier(event_id, "event_id")
+        require_feature(await self._binding.ready(), "async_ingest", "events")
+        return await self._provider.get_event(caller, checked)
 
     async def get(self, id: str, *, user_id: str) -> MemoryRecord:
         """The memory ``id`` of ``user_id``; ``NotFoundError`` if this user has none by that id."""
@@ -422,14 +465,23 @@ class AsyncMemory(MemoryLifecycle):
     ) -> builtins.list[MemoryRecord]:
         """Wait until asynchronously ingested memories are readable; returns them.
 
-        Providers that ingest synchronously return at once. Raises ``IngestionTimeoutError``
-        after ``timeout`` seconds, ``ProviderError`` if ingestion failed.
+        ``ids`` are memory ids or event ids (``evt_...``, from ``record.event_id``); an event
+        stands for every memory it wrote. Providers that ingest synchronously return at
+        once. Raises ``IngestionTimeoutError`` after ``timeout`` seconds, ``ProviderError``
+        (with the event's error code) if ingestion failed.
         """
         self._binding.enter()
         caller = self._caller(user_id)
         memory_ids = [validate_identifier(i, "ids") for i in ids]
-        require_verb(await self._binding.ready(), "get")
-        return await wait_until_ingested(self._provider, caller, memory_ids, timeout)
+        capabilities = await self._binding.ready()
+        require_verb(capabilities, "get")
+        return await wait_until_ingested(
+            self._provider,
+            caller,
+            memory_ids,
+            timeout,
+            events=capabilities.features.async_ingest,
+        )
 
 
 def __getattr__(name: str) -> Any:

@@ -62,7 +62,10 @@ __all__ = [
     "Citation",
     "ContextBlock",
     "ContextQuery",
+    "EventError",
+    "EventStatus",
     "Identifier",
+    "IngestEvent",
     "ListQuery",
     "MemoryInput",
     "MemoryPage",
@@ -89,6 +92,8 @@ VERBS: tuple[Verb, ...] = ("add", "search", "get", "update", "delete", "list", "
 AuditAction = Literal["add", "search", "get", "update", "delete", "list", "context", "forget_user"]
 SearchMode = Literal["semantic", "keyword", "hybrid"]
 MemoryStatus = Literal["queued", "indexing", "done", "failed"]
+EventStatus = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED"]
+"""The life of a queued add (``add(..., async_mode=True)``), as the mem0 platform names it."""
 JSONScalar = str | int | float | bool | None
 
 
@@ -170,6 +175,8 @@ class MemoryRecord(_Record):
     agent_id: str | None = None
     session_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    event_id: str | None = None
+    """The ingestion event of a queued add (``status="queued"``); see ``IngestEvent``."""
 
     def is_active(self, at: datetime) -> bool:
         """Whether the memory is inside its validity window at ``at``."""
@@ -221,6 +228,42 @@ class AuditEntry(_Record):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class EventError(_Record):
+    """Why an ingestion event failed: a stable error code (``openmem.errors``) and a message."""
+
+    code: str
+    message: str
+
+
+class IngestEvent(_Record):
+    """The status of one queued add or batch (``get_event``): an openmem extension of OMP 0.1.
+
+    ``status`` moves ``PENDING`` -> ``RUNNING`` -> ``SUCCEEDED`` (or back to ``PENDING`` for a
+    retry, or ``FAILED`` after the last attempt). ``memory_ids`` are the memories the event
+    wrote (set once it succeeded); ``error`` says why the last attempt failed.
+
+    >>> event = await mem.get_event(record.event_id, user_id="u1")
+    >>> event.status, event.memory_ids
+    ('SUCCEEDED', ['mem_01J...'])
+    """
+
+    id: str
+    user_id: str
+    status: EventStatus
+    event_type: Literal["ADD"] = "ADD"
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None = None
+    finished_at: UTCDateTime | None = None
+    attempts: int = 0
+    memory_ids: list[str] = Field(default_factory=list)
+    error: EventError | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the event reached a final status (``SUCCEEDED`` or ``FAILED``)."""
+        return self.status in ("SUCCEEDED", "FAILED")
+
+
 class CapabilityFeatures(_Record):
     """What a provider can do beyond the REQUIRED verbs. Every ``True`` is proven by a check."""
 
@@ -239,6 +282,10 @@ class CapabilityFeatures(_Record):
     batch_add: bool = False
     forget_user: bool = False
     async_ingestion: bool = False
+    async_ingest: bool = False
+    """``add(..., async_mode=True)`` queues the add and answers at once with an ``event_id``;
+    ``get_event`` reports its ``IngestEvent``. ``async_ingestion`` means the backend itself
+    may answer before a memory is readable."""
     cancellation: Literal["native", "thread", "none"] = "native"
     """``native``: the backend call itself is cancelled. ``thread``: the caller is released at
     once and the worker thread runs on, its result dropped. ``none``: not cancellable."""

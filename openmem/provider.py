@@ -52,6 +52,7 @@ from openmem.models import (
     Capabilities,
     ContextBlock,
     ContextQuery,
+    IngestEvent,
     ListQuery,
     MemoryInput,
     MemoryPage,
@@ -217,6 +218,21 @@ class Provider(abc.ABC, Generic[OptionsT]):
     ) -> builtins.list[MemoryRecord]:
         """Store several memories; by default one ``add`` after another (``batch_add``)."""
         return [await self.add(caller, item) for item in items]
+
+    async def enqueue_add(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        """Queue the add of ``items`` durably and answer at once (``features.async_ingest``).
+
+        Every returned record has ``status="queued"`` and the same ``event_id``: the event
+        of the whole call. Once this returns, the add MUST NOT be lost: a crash of any
+        process afterwards still ends with the memories written, each exactly once.
+        """
+        raise UnsupportedCapabilityError("async_ingest is not supported", provider=self.name)
+
+    async def get_event(self, caller: Caller, event_id: str) -> IngestEvent:
+        """The ingestion event ``event_id`` of this caller, or ``NotFoundError``."""
+        raise UnsupportedCapabilityError("async_ingest is not supported", provider=self.name)
 
     async def apply_decisions(
         self, caller: Caller, decisions: Sequence[Decision]

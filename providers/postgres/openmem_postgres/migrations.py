@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from openmem_postgres.ingest_schema import INGEST_EVENTS_SQL
+
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "ensure_vector_index", "sql_literal"]
 
 # One lock for every openmem schema in the database: migrations are rare and CREATE EXTENSION
@@ -99,6 +101,7 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {schema}.audit
     FOR EACH ROW EXECUTE FUNCTION {schema}.audit_append_only();
 """,
     ),
+    Migration(40, "ingest events (durable queue of async adds)", INGEST_EVENTS_SQL),
 )
 
 

@@ -83,6 +83,18 @@ class PostgresOptions(EmbedderOptions):
     audit row is committed asynchronously: a crash of the machine may lose the last fraction
     of a second of read audit rows, never a write or its audit row."""
 
+    ingest_workers: int = Field(default=1, ge=0, le=64)
+    """Workers draining the queue of ``add(..., async_mode=True)`` inside this process (0:
+    none here; ``openmem worker`` processes drain it). See ``openmem_postgres.ingest_worker``."""
+    ingest_max_attempts: int = Field(default=5, ge=1, le=100)
+    """Attempts of a queued add before its event is ``FAILED`` (dead letter)."""
+    ingest_lease: float = Field(default=30.0, gt=0, le=3600)
+    """Seconds a worker holds a claimed job; a job whose worker died is claimed again after."""
+    ingest_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    """Seconds between polls of an idle worker when no ``NOTIFY`` wakes it first."""
+    ingest_retry_base: float = Field(default=0.5, gt=0, le=600)
+    """First retry delay of a failed job, in seconds; doubled each attempt, with jitter."""
+
     @field_validator("db_schema")
     @classmethod
     def _schema_name(cls, value: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from openmem.embedders import Embedder
-from openmem.errors import ProviderUnavailableError
+from openmem.errors import NotFoundError, ProviderUnavailableError
 from openmem.llm.decisions import Decision
 from openmem.models import (
     AuditEntry,
@@ -23,6 +23,7 @@ from openmem.models import (
     CapabilityLimits,
     ContextBlock,
     ContextQuery,
+    IngestEvent,
     ListQuery,
     MemoryInput,
     MemoryPage,
@@ -32,9 +33,11 @@ from openmem.models import (
     SearchQuery,
 )
 from openmem.provider import Caller, Provider
-from openmem_postgres import inference, reads, writes
+from openmem_postgres import inference, ingest_queue, reads, writes
 from openmem_postgres.connection import CLOSE_TIMEOUT, connect
 from openmem_postgres.embedded import EmbeddedPostgres
+from openmem_postgres.ingest_schema import IngestStatements
+from openmem_postgres.ingest_worker import IngestWorkers
 from openmem_postgres.options import PostgresOptions
 from openmem_postgres.queries import Statements
 from openmem_postgres.runner import PooledRunner
@@ -59,6 +62,8 @@ class PostgresProvider(Provider[PostgresOptions]):
         super().__init__(options, **kwargs)
         self._store: OpenStore | None = None
         self._embedded: EmbeddedPostgres | None = None
+        self._ingest = IngestStatements(self.options.db_schema)
+        self._workers: IngestWorkers | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -79,6 +84,9 @@ class PostgresProvider(Provider[PostgresOptions]):
                 await embedded.release()
             raise
         self._embedded = embedded
+        # The queue of async adds is drained here too unless ingest_workers is 0.
+        self._workers = IngestWorkers(self._store, self._ingest, url, opts.ingest_workers)
+        await self._workers.start()
 
     async def _open_store(self, url: str, *, embedded: bool) -> OpenStore:
         opts = self.options
@@ -108,6 +116,9 @@ class PostgresProvider(Provider[PostgresOptions]):
 
     async def close(self) -> None:
         """Finish background releases, close the pool and the embedder; idempotent."""
+        workers, self._workers = self._workers, None
+        if workers is not None:
+            await workers.stop()
         store, self._store = self._store, None
         embedded, self._embedded = self._embedded, None
         try:
@@ -176,6 +187,7 @@ class PostgresProvider(Provider[PostgresOptions]):
                 idempotency=True,
                 batch_add=True,
                 forget_user=True,
+                async_ingest=True,
                 cancellation="native",
                 infer="pipeline",
             ),
@@ -196,6 +208,21 @@ class PostgresProvider(Provider[PostgresOptions]):
         """Embed the batch in one call and insert it (with audit rows) in one statement."""
         return await writes.add_many(self.store, caller, items)
 
+    async def enqueue_add(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        """Queue the adds durably (one event) and answer at once (``ingest_queue``)."""
+        return await ingest_queue.enqueue(self.store, self._ingest, caller, items)
+
+    async def get_event(self, caller: Caller, event_id: str) -> IngestEvent:
+        """The caller's ingestion event, or ``NotFoundError``."""
+        return await ingest_queue.get_event(self.store, self._ingest, caller, event_id)
+
+    @property
+    def ingest_workers(self) -> IngestWorkers | None:
+        """The queue workers of this process (None when closed)."""
+        return self._workers
+
     async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
         """Merge-patch with optimistic concurrency; record and audit row in one statement."""
         return await writes.update(self.store, caller, memory_id, patch)
@@ -215,8 +242,18 @@ class PostgresProvider(Provider[PostgresOptions]):
         return await writes.forget_user(self.store, caller)
 
     async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
-        """The caller's memory, or ``NotFoundError`` (also for another user's id)."""
-        return await reads.get(self.store, caller, memory_id)
+        """The caller's memory, or ``NotFoundError`` (also for another user's id).
+
+        A memory of a queued add that has not landed yet comes back ``status="queued"``
+        (``"failed"`` once its event failed).
+        """
+        try:
+            return await reads.get(self.store, caller, memory_id)
+        except NotFoundError:
+            queued = await ingest_queue.queued_record(self.store, self._ingest, caller, memory_id)
+            if queued is None:
+                raise
+            return queued
 
     async def lookup(self, caller: Caller, memory_id: str) -> MemoryRecord:
         """The caller's memory with no audit entry (the server's scope checks)."""

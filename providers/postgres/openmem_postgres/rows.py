@@ -73,6 +73,7 @@ def record_from_row(row: asyncpg.Record) -> MemoryRecord:
         "agent_id": row["agent_id"],
         "session_id": row["session_id"],
         "metadata": row["metadata"],
+        "event_id": None,
     }
     return _trusted(MemoryRecord, values, row["extensions"] or {})
 
