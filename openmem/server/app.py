@@ -29,6 +29,7 @@ from openmem.models import Capabilities
 from openmem.provider import Provider
 from openmem.server.docs_pages import install_docs_pages
 from openmem.server.envelope import answer_error, install_error_handlers
+from openmem.server.events import router as events_router
 from openmem.server.keys import KeyStore
 from openmem.server.metrics import CONTENT_TYPE, ServerMetrics
 from openmem.server.middleware import RequestContextMiddleware
@@ -53,6 +54,7 @@ SERVER_EXTENSIONS = (
     "idempotency-key",
     "namespace-header",
     "memories:messages",
+    "async-mode",
 )
 """The wire extensions this server offers beyond OMP 0.1 (declared in ``x-openmem``)."""
 
@@ -145,6 +147,7 @@ def create_app(
     install_docs_pages(app)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(events_router)
     _add_open_routes(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if settings.cors_origins:

@@ -34,6 +34,7 @@ from openmem.models import (
     validate_identifier,
 )
 from openmem.server.envelope import CONVERSATION_BODY_TAG, MEMORY_BODY_TAG
+from openmem.server.events import AsyncModeQuery
 from openmem.server.side_paths import (
     idempotency_conflict_for,
     require_replay_visible,
@@ -148,14 +149,21 @@ AddBody = Annotated[
     response_model=MemoryRecord | ConversationResponse,
     summary="Store a memory, or remember a conversation",
     tags=["memories"],
+    responses={202: {"model": MemoryRecord, "description": "Queued (async_mode=true)"}},
 )
 async def add_memory(
-    item: AddBody, call: CallDep, idempotency_key: IdempotencyKey = None
+    item: AddBody,
+    call: CallDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    async_mode: AsyncModeQuery = False,
 ) -> MemoryRecord | ConversationResponse:
     """Store one memory for ``user_id`` (OMP 0.1 ``add``); 201 with the stored record.
 
     With ``messages`` instead of ``content`` (an openmem extension, ``features.infer``):
     the memories of a conversation, ``{"items": [...]}``; see ``ConversationRequest``.
+    With ``async_mode=true`` (``features.async_ingest``): 202 with the queued record, whose
+    ``event_id`` ``GET /events/{event_id}`` reports on.
     """
     if idempotency_key is not None:
         if item.idempotency_key not in (None, idempotency_key):
@@ -180,6 +188,11 @@ async def add_memory(
     gate.require_add(call.caps, item)
     provider = call.state.provider
     await require_supersedes_writable(call.principal, provider, caller, item.supersedes)
+    if async_mode:
+        gate.require_feature(call.caps, "async_ingest", "async_mode (queued adds)")
+        (queued,) = await provider.enqueue_add(caller, [item])
+        response.status_code = status.HTTP_202_ACCEPTED
+        return queued
     try:
         record = await provider.add(caller, item)
     except ConflictError as exc:
@@ -194,9 +207,15 @@ async def add_memory(
     response_model=BatchAddResponse,
     summary="Store several memories of one user (extension: features.batch_add)",
     tags=["memories"],
+    responses={202: {"model": BatchAddResponse, "description": "Queued (async_mode=true)"}},
 )
-async def add_memories(body: BatchAddRequest, call: CallDep) -> BatchAddResponse:
-    """Store a batch, in order, all or none where the provider is transactional."""
+async def add_memories(
+    body: BatchAddRequest, call: CallDep, response: Response, async_mode: AsyncModeQuery = False
+) -> BatchAddResponse:
+    """Store a batch, in order, all or none where the provider is transactional.
+
+    With ``async_mode=true``: 202 with the queued records, all of one ``event_id``.
+    """
     call.principal.require_verb("add")
     caller = call.caller(body.user_id)
     items = body.to_inputs()
@@ -213,6 +232,10 @@ async def add_memories(body: BatchAddRequest, call: CallDep) -> BatchAddResponse
     await require_supersedes_writable(
         call.principal, provider, caller, (i for item in items for i in item.supersedes)
     )
+    if async_mode:
+        gate.require_feature(caps, "async_ingest", "async_mode (queued adds)")
+        response.status_code = status.HTTP_202_ACCEPTED
+        return BatchAddResponse(items=await provider.enqueue_add(caller, items))
     try:
         records = await provider.add_many(caller, items)
     except ConflictError as exc:

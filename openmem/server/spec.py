@@ -56,6 +56,8 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     models.Capabilities,
     models.CapabilityFeatures,
     models.CapabilityLimits,
+    models.IngestEvent,
+    models.EventError,
     wire.SearchRequest,
     wire.SearchResults,
     wire.ContextRequest,

@@ -45,7 +45,8 @@ async def test_an_async_add_is_queued_with_an_event_and_lands_once(
 ) -> None:
     queued = await mem.add("likes green tea", user_id="alice", scope="food", async_mode=True)
     assert queued.status == "queued"
-    assert queued.event_id is not None and queued.event_id.startswith("evt_")
+    assert queued.event_id is not None
+    assert queued.event_id.startswith("evt_")
     [stored] = await mem.wait_for_ingest([queued.event_id], user_id="alice", timeout=30)
     assert stored.id == queued.id
     assert (stored.content, stored.scope, stored.status) == ("likes green tea", "food", "done")
@@ -53,7 +54,8 @@ async def test_an_async_add_is_queued_with_an_event_and_lands_once(
     assert event.status == "SUCCEEDED"
     assert event.memory_ids == [queued.id]
     assert event.attempts == 1
-    assert event.started_at is not None and event.finished_at is not None
+    assert event.started_at is not None
+    assert event.finished_at is not None
     assert event.created_at <= event.started_at <= event.finished_at
     assert await _count(mem.provider, pg_namespace) == 1  # type: ignore[arg-type]
 
@@ -158,7 +160,8 @@ async def test_a_job_failing_every_attempt_is_dead_lettered_with_its_error_code(
         await _drain_here(provider, queued.event_id, memory)
         event = await memory.get_event(queued.event_id, user_id="alice")
         assert (event.status, event.attempts) == ("FAILED", 2)
-        assert event.error is not None and event.error.code == "provider_unavailable"
+        assert event.error is not None
+        assert event.error.code == "provider_unavailable"
         assert (await memory.get(queued.id, user_id="alice")).status == "failed"
         with pytest.raises(ProviderUnavailableError):
             await memory.wait_for_ingest([queued.event_id], user_id="alice", timeout=5)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -30,7 +30,7 @@ _CHILD = textwrap.dedent(
             ingest_poll_interval=0.05, pool_max_size=4,
         ) as mem:
             acked = []
-            for start in range(0, %(adds)d, 50):
+            for start in range(0, ADDS, 50):
                 records = await asyncio.gather(*(
                     mem.add(f"memory {n}", user_id="alice", async_mode=True)
                     for n in range(start, start + 50)
@@ -43,8 +43,7 @@ _CHILD = textwrap.dedent(
 
     asyncio.run(main())
     """
-    % {"adds": ADDS}
-)
+).replace("ADDS", str(ADDS))
 
 
 async def test_sigkill_after_acknowledged_async_adds_loses_none(
@@ -52,17 +51,18 @@ async def test_sigkill_after_acknowledged_async_adds_loses_none(
 ) -> None:
     acked_file = tmp_path / "acked.json"
     env = {**os.environ, "PG_URL": postgres_url, "PG_NS": pg_namespace, "ACKED": str(acked_file)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD], env=env, stdout=subprocess.PIPE, text=True
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CHILD, env=env, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert child.stdout is not None
-        line = child.stdout.readline()
-        assert line.strip() == "ACKED", line
+        line = await asyncio.wait_for(child.stdout.readline(), 300)
+        assert line.strip() == b"ACKED", line
         child.send_signal(signal.SIGKILL)
     finally:
-        child.kill()
-        child.wait(timeout=30)
+        if child.returncode is None:
+            child.kill()
+        await child.wait()
     assert child.returncode == -signal.SIGKILL
     acked = json.loads(acked_file.read_text())
     assert len(acked) == ADDS
