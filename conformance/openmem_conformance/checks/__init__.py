@@ -13,6 +13,7 @@ MODULES = (
     "model",
     "optional",
     "infer",
+    "async_ingest",
     "robustness",
     "cancel_timing",
     "cancel_sweep",
