@@ -34,7 +34,15 @@ from openmem_postgres.rows import encode_vector
 from openmem_postgres.runner import PROVIDER, Connection
 from openmem_postgres.store import OpenStore, audit_id, memory_id
 
-__all__ = ["ClaimedJob", "enqueue", "get_event", "queued_record", "retry_delay", "run_job"]
+__all__ = [
+    "ClaimedJob",
+    "announcement",
+    "enqueue",
+    "get_event",
+    "queued_record",
+    "retry_delay",
+    "run_job",
+]
 
 
 def event_id() -> str:
@@ -186,6 +194,13 @@ async def run_job(store: OpenStore, sql: IngestStatements, job: ClaimedJob) -> b
             written = await _insert(conn, store, job, todo, vectors)
             final = await _final_ids(conn, sql, job, written)
             await conn.execute(sql.succeed, *job.key, final)
+            await conn.execute(
+                sql.webhooks.fan_out,
+                job.namespace,
+                job.event_id,
+                "memory.added",
+                json.dumps(announcement(job, "memory.added", "SUCCEEDED", final)),
+            )
             return True
 
     return await store.runner.run(op)
@@ -247,6 +262,20 @@ async def _final_ids(
         key = item.idempotency_key
         final.append(replayed.get(key, new_id) if key is not None else new_id)
     return final
+
+
+def announcement(
+    job: ClaimedJob, event: str, status: str, memory_ids: Sequence[str]
+) -> dict[str, Any]:
+    """The webhook payload of a finished job."""
+    return {
+        "event": event,
+        "event_id": job.event_id,
+        "namespace": job.namespace,
+        "user_id": job.user_id,
+        "status": status,
+        "memory_ids": list(memory_ids),
+    }
 
 
 def retry_delay(attempt: int, base: float) -> float:

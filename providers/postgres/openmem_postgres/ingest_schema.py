@@ -11,6 +11,8 @@ the row still carries the attempt it claimed.
 
 from __future__ import annotations
 
+from openmem_postgres.webhook_schema import WebhookStatements
+
 __all__ = ["INGEST_EVENTS_SQL", "IngestStatements", "notify_channel"]
 
 INGEST_EVENTS_SQL = """
@@ -62,6 +64,8 @@ class IngestStatements:
     def __init__(self, schema: str) -> None:
         s = schema
         self.channel = notify_channel(schema)
+        self.webhooks = WebhookStatements(schema)
+        """Finishing an event announces it to the namespace's webhooks (``fan_out``)."""
         # One statement: the row and the wake-up commit together (NOTIFY is sent at commit).
         self.enqueue = f"""
 WITH ev AS (

@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
 import asyncpg
 
-from openmem_postgres.ingest_queue import ClaimedJob, failure_of, retry_delay, run_job
+from openmem_postgres.ingest_queue import (
+    ClaimedJob,
+    announcement,
+    failure_of,
+    retry_delay,
+    run_job,
+)
 from openmem_postgres.ingest_schema import IngestStatements
 from openmem_postgres.store import OpenStore
+from openmem_postgres.webhook_sender import WebhookSender
 
 __all__ = ["IngestWorkers"]
 
@@ -43,6 +51,7 @@ class IngestWorkers:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: asyncpg.Connection | None = None
+        self._sender = WebhookSender(store, sql.webhooks)
         self.processed = 0
         """Jobs this process finished (succeeded or dead-lettered)."""
 
@@ -56,6 +65,7 @@ class IngestWorkers:
             self._listener = conn
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             _log.warning("ingest workers poll only; LISTEN failed: %r", exc)
+        self._sender.start()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._work(), name=f"openmem-ingest-{n}") for n in range(self._count)
@@ -68,6 +78,7 @@ class IngestWorkers:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=_HAND_BACK_TIMEOUT + 1)
+        await self._sender.stop()
         listener, self._listener = self._listener, None
         if listener is not None:
             try:
@@ -133,6 +144,7 @@ class IngestWorkers:
             await self._record_failure(job, code, message, delay)
             return
         self.processed += 1
+        self._sender.wake()
 
     async def _record_failure(
         self, job: ClaimedJob, code: str, message: str, delay: float | None
@@ -141,8 +153,22 @@ class IngestWorkers:
             await self._store.runner.fetchrow(self._sql.fail, *job.key, delay, code, message)
         except Exception as exc:  # the lease brings the job back
             _log.warning("recording the failure of %s failed: %r", job.event_id, exc)
+            return
         if delay is None:
             self.processed += 1
+            payload = announcement(job, "memory.add_failed", "FAILED", [])
+            payload["error"] = {"code": code, "message": message}
+            try:
+                await self._store.runner.fetchrow(
+                    self._sql.webhooks.fan_out,
+                    job.namespace,
+                    job.event_id,
+                    "memory.add_failed",
+                    json.dumps(payload),
+                )
+            except Exception as exc:
+                _log.warning("announcing the failure of %s failed: %r", job.event_id, exc)
+            self._sender.wake()
 
     async def _hand_back(self, job: ClaimedJob) -> None:
         """Return an interrupted job at once (bounded); else its lease brings it back."""

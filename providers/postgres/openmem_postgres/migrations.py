@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from openmem_postgres.ingest_schema import INGEST_EVENTS_SQL
+from openmem_postgres.webhook_schema import WEBHOOKS_SQL
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "ensure_vector_index", "sql_literal"]
 
@@ -102,6 +103,7 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {schema}.audit
 """,
     ),
     Migration(40, "ingest events (durable queue of async adds)", INGEST_EVENTS_SQL),
+    Migration(41, "webhooks and their delivery log", WEBHOOKS_SQL),
 )
 
 

@@ -95,6 +95,15 @@ class PostgresOptions(EmbedderOptions):
     ingest_retry_base: float = Field(default=0.5, gt=0, le=600)
     """First retry delay of a failed job, in seconds; doubled each attempt, with jitter."""
 
+    webhook_allow_private: bool = False
+    """Allow webhook URLs resolving to loopback, link-local or private addresses (SSRF guard
+    off: development, receivers inside the operator's network)."""
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100)
+    """Attempts of a webhook delivery before it is ``FAILED`` in its delivery log."""
+    webhook_retry_base: float = Field(default=1.0, gt=0, le=3600)
+    """First retry delay of a webhook delivery, in seconds; doubled each attempt (capped at
+    an hour), with jitter."""
+
     @field_validator("db_schema")
     @classmethod
     def _schema_name(cls, value: str) -> str:

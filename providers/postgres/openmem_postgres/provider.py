@@ -33,7 +33,8 @@ from openmem.models import (
     SearchQuery,
 )
 from openmem.provider import Caller, Provider
-from openmem_postgres import inference, ingest_queue, reads, writes
+from openmem.webhooks import Webhook, WebhookDelivery, WebhookEvent
+from openmem_postgres import inference, ingest_queue, reads, webhook_store, writes
 from openmem_postgres.connection import CLOSE_TIMEOUT, connect
 from openmem_postgres.embedded import EmbeddedPostgres
 from openmem_postgres.ingest_schema import IngestStatements
@@ -217,6 +218,32 @@ class PostgresProvider(Provider[PostgresOptions]):
     async def get_event(self, caller: Caller, event_id: str) -> IngestEvent:
         """The caller's ingestion event, or ``NotFoundError``."""
         return await ingest_queue.get_event(self.store, self._ingest, caller, event_id)
+
+    # -- webhooks (``openmem.webhooks.WebhookRegistry``) --------------------------------
+
+    async def add_webhook(
+        self, namespace: str, url: str, events: Sequence[WebhookEvent]
+    ) -> Webhook:
+        """Register a webhook of ``namespace``; the answer carries its secret, shown once."""
+        return await webhook_store.add_webhook(
+            self.store, self._ingest.webhooks, namespace, url, events
+        )
+
+    async def list_webhooks(self, namespace: str) -> builtins.list[Webhook]:
+        """The webhooks of ``namespace``."""
+        return await webhook_store.list_webhooks(self.store, self._ingest.webhooks, namespace)
+
+    async def remove_webhook(self, namespace: str, webhook_id: str) -> None:
+        """Remove a webhook (and its delivery log)."""
+        await webhook_store.remove_webhook(self.store, self._ingest.webhooks, namespace, webhook_id)
+
+    async def webhook_deliveries(
+        self, namespace: str, webhook_id: str, limit: int = 100
+    ) -> builtins.list[WebhookDelivery]:
+        """The delivery log of a webhook, newest first."""
+        return await webhook_store.webhook_deliveries(
+            self.store, self._ingest.webhooks, namespace, webhook_id, limit
+        )
 
     @property
     def ingest_workers(self) -> IngestWorkers | None:
