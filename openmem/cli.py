@@ -26,7 +26,7 @@ from openmem.errors import ConfigurationError, OMPError
 if TYPE_CHECKING:  # imported where used: `openmem --help` must not load the memory layer
     from openmem.memory import AsyncMemory
 
-__all__ = ["COMMAND_GROUP", "main", "memory_from_cli", "parse_options"]
+__all__ = ["COMMAND_GROUP", "main", "memory_from_cli", "parse_options", "run_with_memory"]
 
 COMMAND_GROUP = "openmem.commands"
 T = TypeVar("T")
@@ -135,6 +135,11 @@ def provider_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     ):
         command = flag(command)
     return command
+
+
+def run_with_memory(memory: AsyncMemory, work: Callable[[AsyncMemory], Awaitable[T]]) -> T:
+    """Open ``memory``, await ``work`` with it, close it; protocol errors become CLI errors."""
+    return _run(memory, work)
 
 
 def _run(memory: AsyncMemory, work: Callable[[AsyncMemory], Awaitable[T]]) -> T:
@@ -301,6 +306,14 @@ def _type_name(annotation: Any) -> str:
         return annotation.__name__
     return str(annotation).replace("typing.", "").replace("pydantic.types.", "")
 
+
+def _add_webhook_commands() -> None:
+    from openmem.webhook_commands import webhooks
+
+    main.add_command(webhooks)
+
+
+_add_webhook_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -136,6 +136,7 @@ class Memory:
     audit = _blocking(AsyncMemory.audit)
     forget_user = _blocking(AsyncMemory.forget_user)
     wait_for_ingest = _blocking(AsyncMemory.wait_for_ingest)
+    get_event = _blocking(AsyncMemory.get_event)
 
     def close(self) -> None:
         """Close the provider and stop the private loop thread; idempotent."""

@@ -23,6 +23,7 @@ VERBS = [
     "capabilities",
     "forget_user",
     "wait_for_ingest",
+    "get_event",
     "initialize",
 ]
 

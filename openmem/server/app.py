@@ -42,6 +42,7 @@ from openmem.server.settings import (
     provider_table,
 )
 from openmem.server.state import ServerState, server_state
+from openmem.server.webhooks import router as webhooks_router
 from openmem.server.wire import Health
 from openmem.tracing import instrument_app, trace_verbs
 
@@ -55,6 +56,7 @@ SERVER_EXTENSIONS = (
     "namespace-header",
     "memories:messages",
     "async-mode",
+    "webhooks",
 )
 """The wire extensions this server offers beyond OMP 0.1 (declared in ``x-openmem``)."""
 
@@ -148,6 +150,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(events_router)
+    app.include_router(webhooks_router)
     _add_open_routes(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if settings.cors_origins:

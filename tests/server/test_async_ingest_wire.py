@@ -90,3 +90,32 @@ async def test_async_mode_on_a_provider_without_queue_is_unsupported(
     assert answer.json()["error"]["code"] == "unsupported_capability"
     event = await client.get("/events/evt_x", params={"user_id": "ann"})
     assert event.json()["error"]["code"] == "unsupported_capability"
+
+
+async def test_webhooks_are_managed_over_the_api(pg_client: httpx.AsyncClient) -> None:
+    refused = await pg_client.post(
+        "/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["memory.added"]}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["field"] == "url"
+    bad_event = await pg_client.post(
+        "/webhooks", json={"url": "https://example.com/hook", "events": ["memory.eaten"]}
+    )
+    assert bad_event.status_code == 400
+    assert (await pg_client.get("/webhooks")).json() == {"items": []}
+    missing = await pg_client.delete("/webhooks/whk_missing")
+    assert missing.status_code == 404
+
+
+async def test_webhooks_on_a_provider_without_them_are_unsupported(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.get("/webhooks")
+    assert answer.json()["error"]["code"] == "unsupported_capability"
+
+
+async def test_only_an_unrestricted_key_manages_webhooks(authed: Any) -> None:
+    narrow = authed.key(users=["ann"])
+    answer = await authed.client.get("/webhooks", headers=narrow)
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "scope_denied"
