@@ -91,7 +91,7 @@ def remove(
 @webhooks.command("deliveries")
 @provider_flags
 @click.argument("webhook_id")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, help="At most this many deliveries.")
 def deliveries(
     provider: str | None, config: str | None, options: tuple[str, ...], namespace: str | None,
     webhook_id: str, limit: int,
