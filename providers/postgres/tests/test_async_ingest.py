@@ -119,13 +119,16 @@ async def test_a_job_run_twice_writes_its_memory_once(postgres_url: str, pg_name
         assert (await memory.get(queued.id, user_id="alice")).status == "done"
 
 
-def _failing(times: int, real: Any) -> Any:
+def _failing(times: int, real: Any, marker: str) -> Any:
+    """``embed`` failing the first ``times`` calls for texts holding ``marker``: the test's
+    own job, not another test's left in the shared queue."""
     calls = {"n": 0}
 
     async def embed(texts: Sequence[str]) -> list[list[float]]:
-        calls["n"] += 1
-        if calls["n"] <= times:
-            raise ProviderUnavailableError("embedder down", provider="test")
+        if any(marker in t for t in texts):
+            calls["n"] += 1
+            if calls["n"] <= times:
+                raise ProviderUnavailableError("embedder down", provider="test")
         result: list[list[float]] = await real(texts)
         return result
 
@@ -138,7 +141,7 @@ async def test_a_failed_attempt_is_retried_with_backoff(
     async with _memory(postgres_url, pg_namespace, ingest_workers=0) as memory:
         provider = memory.provider
         assert isinstance(provider, PostgresProvider)
-        monkeypatch.setattr(provider.store, "embed", _failing(2, provider.store.embed))
+        monkeypatch.setattr(provider.store, "embed", _failing(2, provider.store.embed, "retried"))
         queued = await memory.add("retried", user_id="alice", async_mode=True)
         assert queued.event_id is not None
         await _drain_here(provider, queued.event_id, memory)
@@ -154,7 +157,9 @@ async def test_a_job_failing_every_attempt_is_dead_lettered_with_its_error_code(
     ) as memory:
         provider = memory.provider
         assert isinstance(provider, PostgresProvider)
-        monkeypatch.setattr(provider.store, "embed", _failing(100, provider.store.embed))
+        monkeypatch.setattr(
+            provider.store, "embed", _failing(100, provider.store.embed, "never lands")
+        )
         queued = await memory.add("never lands", user_id="alice", async_mode=True)
         assert queued.event_id is not None
         await _drain_here(provider, queued.event_id, memory)
