@@ -41,11 +41,16 @@ def _plugin_commands() -> dict[str, str]:
     }
 
 
+_LAZY_COMMANDS = {"webhooks": ("openmem.webhook_commands", "Manage the webhooks of a namespace.")}
+"""Built-in commands in modules of their own, imported when called (they import this one)."""
+
+
 class _Commands(click.Group):
     """A click group that also lists and loads the ``openmem.commands`` entry points."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(_plugin_commands()))
+        names = set(super().list_commands(ctx)) | set(_plugin_commands()) | set(_LAZY_COMMANDS)
+        return sorted(names)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List every command without importing the plugins (their modules can be heavy)."""
@@ -54,6 +59,8 @@ class _Commands(click.Group):
             builtin = self.commands.get(name)
             if builtin is not None:
                 rows.append((name, builtin.get_short_help_str(limit=formatter.width)))
+            elif name in _LAZY_COMMANDS:
+                rows.append((name, _LAZY_COMMANDS[name][1]))
             else:
                 rows.append((name, f"(from {_plugin_commands()[name]}) see: openmem {name} --help"))
         if rows:
@@ -64,6 +71,13 @@ class _Commands(click.Group):
         builtin = super().get_command(ctx, cmd_name)
         if builtin is not None:
             return builtin
+        if cmd_name in _LAZY_COMMANDS:
+            import importlib
+
+            lazy: click.Command = getattr(
+                importlib.import_module(_LAZY_COMMANDS[cmd_name][0]), cmd_name
+            )
+            return lazy
         for ep in entry_points(group=COMMAND_GROUP, name=cmd_name):
             try:
                 command = ep.load()
@@ -306,14 +320,6 @@ def _type_name(annotation: Any) -> str:
         return annotation.__name__
     return str(annotation).replace("typing.", "").replace("pydantic.types.", "")
 
-
-def _add_webhook_commands() -> None:
-    from openmem.webhook_commands import webhooks
-
-    main.add_command(webhooks)
-
-
-_add_webhook_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
