@@ -26,6 +26,8 @@ __all__ = [
     "require_feature",
     "require_list",
     "require_search",
+    "require_unkeyed_batch",
+    "require_unqueued_key",
     "require_update",
     "require_verb",
 ]
@@ -61,6 +63,27 @@ def require_add(
     check_content_length(item.content, limit)
     if item.idempotency_key is not None:
         require_feature(capabilities, "idempotency", "idempotency keys")
+    if item.key is not None:
+        require_feature(capabilities, "client_keys", "client-chosen keys")
+
+
+def require_unqueued_key(item: MemoryInput) -> None:
+    """Refuse queueing a keyed put: it replaces a memory at once, so it is never queued."""
+    if item.key is not None:
+        raise InvalidRequestError(
+            "a keyed put is written at once; async_mode queues plain adds only",
+            field="async_mode",
+        )
+
+
+def require_unkeyed_batch(items: Sequence[MemoryInput]) -> None:
+    """Refuse client keys in a batch: a put replaces one memory, so keyed adds go one by one."""
+    for index, item in enumerate(items):
+        if item.key is not None:
+            raise InvalidRequestError(
+                "a batch cannot carry client keys; put keyed memories with add, one by one",
+                field=f"items.{index}.key",
+            )
 
 
 def require_batch(
@@ -76,6 +99,7 @@ def require_batch(
             f"a batch holds at most {capabilities.limits.max_batch_size} items",
             field="items",
         )
+    require_unkeyed_batch(items)
     for item in items:
         require_add(capabilities, item, max_content_length=max_content_length)
 

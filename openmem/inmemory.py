@@ -35,6 +35,7 @@ from openmem.models import (
     ContextQuery,
     ListQuery,
     MemoryInput,
+    MemoryKey,
     MemoryPage,
     MemoryPatch,
     MemoryRecord,
@@ -109,6 +110,7 @@ class InMemoryProvider(Provider[InMemoryOptions]):
                 forget_user=True,
                 cancellation="native",
                 infer="pipeline",
+                client_keys=True,
             ),
         )
 
@@ -137,10 +139,23 @@ class InMemoryProvider(Provider[InMemoryOptions]):
                     records.append(existing.record)
                     continue
             record = self._new_record(caller, item)
+            action: AuditAction = "add"
+            if item.key is not None:
+                keyed = self._keyed(caller, MemoryKey(key=item.key, scope=item.scope))
+                if keyed is not None:
+                    # A put over an existing key: the memory is replaced whole, its id kept.
+                    record = record.model_copy(
+                        update={
+                            "id": keyed.record.id,
+                            "created_at": keyed.record.created_at,
+                            "updated_at": record.created_at,
+                        }
+                    )
+                    action = "update"
             space.memories[record.id] = _Stored(record, vector, _terms(record.content))
             if key is not None:
                 space.idempotency[key] = record.id
-            self._log(caller, "add", memory_id=record.id, scope=record.scope)
+            self._log(caller, action, memory_id=record.id, scope=record.scope)
             records.append(record)
         return records
 
@@ -216,14 +231,52 @@ class InMemoryProvider(Provider[InMemoryOptions]):
     async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
         stored = self._owned(caller, memory_id)
         updated = patch.apply_to(stored.record, now=datetime.now(UTC))
+        self._check_key_free(caller, updated)
         vector = stored.vector
         if updated.content != stored.record.content:
             vector = (await self._embedder.embed([updated.content]))[0]
             self._owned(caller, memory_id)  # it may have gone while we embedded
+            self._check_key_free(caller, updated)
         space = self._space(caller)
         space.memories[memory_id] = _Stored(updated, vector, _terms(updated.content))
         self._log(caller, "update", memory_id=memory_id, scope=updated.scope)
         return updated
+
+    def _check_key_free(self, caller: Caller, updated: MemoryRecord) -> None:
+        """A keyed memory moved to another scope must not take the key of a memory there."""
+        if updated.key is None:
+            return
+        other = self._keyed(caller, MemoryKey(key=updated.key, scope=updated.scope))
+        if other is not None and other.record.id != updated.id:
+            raise ConflictError(
+                f"key {updated.key!r} is already taken in scope {updated.scope!r}",
+                field="scope",
+                provider=self.name,
+            )
+
+    async def delete_by_key(self, caller: Caller, where: MemoryKey) -> None:
+        stored = self._keyed_or_missing(caller, where)
+        del self._space(caller).memories[stored.record.id]
+        self._log(caller, "delete", memory_id=stored.record.id, scope=stored.record.scope)
+
+    async def get_by_key(self, caller: Caller, where: MemoryKey) -> MemoryRecord:
+        stored = self._keyed_or_missing(caller, where)
+        self._log(caller, "get", memory_id=stored.record.id, scope=stored.record.scope)
+        return stored.record
+
+    def _keyed(self, caller: Caller, where: MemoryKey) -> _Stored | None:
+        for stored in self._owned_all(caller):
+            if stored.record.key == where.key and stored.record.scope == where.scope:
+                return stored
+        return None
+
+    def _keyed_or_missing(self, caller: Caller, where: MemoryKey) -> _Stored:
+        stored = self._keyed(caller, where)
+        if stored is None:
+            raise NotFoundError(
+                f"no memory with key {where.key!r} in scope {where.scope!r}", provider=self.name
+            )
+        return stored
 
     async def delete(self, caller: Caller, memory_id: str) -> None:
         stored = self._owned(caller, memory_id)

@@ -35,11 +35,12 @@ from openmem.gate import (
     require_feature,
     require_list,
     require_search,
+    require_unqueued_key,
     require_update,
     require_verb,
 )
 from openmem.ingest import wait_until_ingested
-from openmem.lifecycle import MemoryLifecycle
+from openmem.keyed import KeyedVerbs
 from openmem.models import (
     AuditAction,
     AuditEntry,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
 __all__ = ["UNSET", "AsyncMemory", "Unset"]
 
 
-class AsyncMemory(MemoryLifecycle):
+class AsyncMemory(KeyedVerbs):
     """The openmem verb set over one provider, for asyncio code.
 
     Construction does no I/O. The instance binds to the running loop at ``__aenter__``,
@@ -129,6 +130,7 @@ class AsyncMemory(MemoryLifecycle):
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         async_mode: bool | None = None,
+        key: str | None = None,
         **x_extensions: Any,
     ) -> MemoryRecord: ...
 
@@ -175,12 +177,15 @@ class AsyncMemory(MemoryLifecycle):
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         async_mode: bool | None = None,
+        key: str | None = None,
         **x_extensions: Any,
     ) -> MemoryRecord | builtins.list[MemoryRecord]:
         """Store a memory for ``user_id`` and return it; or a conversation, see below.
 
         ``x_<provider>=...`` keywords become ``x-<provider>`` extension fields. With
         ``idempotency_key``, repeating the call returns the first record instead of a copy.
+        With ``key`` (``features.client_keys``) the add is a put: it replaces the user's memory
+        with that key in the same scope (same id), or adds it; see ``get_by_key``.
 
         >>> await mem.add("prefers dark mode", user_id="u1", scope="ui", tags=["pref"])
 
@@ -209,6 +214,8 @@ class AsyncMemory(MemoryLifecycle):
             raise InvalidRequestError(
                 "async_mode=True queues plain adds, not conversations", field="async_mode"
             )
+        if key is not None and messages is not None:
+            raise InvalidRequestError("a key names one memory: put it with content", field="key")
         conversation = None
         if messages is not None:
             from openmem.llm.conversation import parse_messages
@@ -229,6 +236,7 @@ class AsyncMemory(MemoryLifecycle):
             session_id=session_id,
             metadata=metadata,
             idempotency_key=idempotency_key,
+            key=key,
             **extension_fields("add", x_extensions),
         )
         capabilities = await self._binding.ready()
@@ -246,7 +254,10 @@ class AsyncMemory(MemoryLifecycle):
                 max_content_length=self._max_content_length,
             )
         require_add(capabilities, item, max_content_length=self._max_content_length)
-        if self._queues(async_mode, capabilities):
+        if key is not None and async_mode:
+            require_unqueued_key(item)
+        # A keyed put replaces a memory at once: never queued, even when queueing is default.
+        if key is None and self._queues(async_mode, capabilities):
             (queued,) = await self._provider.enqueue_add(self._caller(user_id), [item])
             return queued
         return await self._provider.add(self._caller(user_id), item)

@@ -68,6 +68,7 @@ __all__ = [
     "IngestEvent",
     "ListQuery",
     "MemoryInput",
+    "MemoryKey",
     "MemoryPage",
     "MemoryPatch",
     "MemoryRecord",
@@ -177,6 +178,8 @@ class MemoryRecord(_Record):
     metadata: dict[str, Any] = Field(default_factory=dict)
     event_id: str | None = None
     """The ingestion event of a queued add (``status="queued"``); see ``IngestEvent``."""
+    key: str | None = None
+    """The client-chosen key the memory was put under (``features.client_keys``), if any."""
 
     def is_active(self, at: datetime) -> bool:
         """Whether the memory is inside its validity window at ``at``."""
@@ -293,6 +296,9 @@ class CapabilityFeatures(_Record):
     """``add(messages=..., infer=True)``: ``pipeline`` runs openmem's infer pipeline with the
     configured chat model (``openmem.llm``); ``backend`` hands the conversation to the
     backend's own inference (its behaviour, its LLM configuration); ``none``: not offered."""
+    client_keys: bool = False
+    """``add(..., key=)`` upserts the memory under a client-chosen key, unique per namespace,
+    user and scope; ``get_by_key`` and ``delete_by_key`` reach it (see ``MemoryKey``)."""
 
 
 class CapabilityLimits(_Record):
@@ -335,6 +341,9 @@ class MemoryInput(_Request):
     session_id: Identifier | None = None
     metadata: Metadata = Field(default_factory=dict)
     idempotency_key: Identifier | None = None
+    key: Identifier | None = None
+    """A client-chosen key (``features.client_keys``): an add with the key of an existing
+    memory of the same user and scope replaces that memory (same id) instead of adding one."""
 
     @model_validator(mode="after")
     def _validity_window(self) -> Self:
@@ -401,6 +410,17 @@ class MemoryPatch(_Request):
         _check_window(data.get("valid_from"), data.get("valid_to"))
         data["updated_at"] = now
         return MemoryRecord.model_validate(data)
+
+
+class MemoryKey(_Request):
+    """Where a keyed memory lives: its client-chosen ``key`` within one ``scope``.
+
+    Keys are unique per (namespace, user, scope); ``scope=None`` is the unscoped space,
+    distinct from every named scope (a key is never matched by scope prefix).
+    """
+
+    key: Identifier
+    scope: Scope | None = None
 
 
 def _merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from openmem.models import (
     IngestEvent,
     ListQuery,
     MemoryInput,
+    MemoryKey,
     MemoryPage,
     MemoryPatch,
     MemoryRecord,
@@ -167,7 +168,10 @@ class Provider(abc.ABC, Generic[OptionsT]):
         """Store one memory for ``caller.user_id`` and return it with its id.
 
         With ``item.idempotency_key`` (when ``features.idempotency``), a second add with the
-        same key returns the first record instead of storing a duplicate.
+        same key returns the first record instead of storing a duplicate. With ``item.key``
+        (when ``features.client_keys``), an add is a put: the caller's memory with that key
+        in the same scope is replaced whole (same id and ``created_at``, new ``updated_at``,
+        audited as ``update``), atomically; there is only ever one.
         """
 
     @abc.abstractmethod
@@ -254,6 +258,20 @@ class Provider(abc.ABC, Generic[OptionsT]):
         is a placeholder. Returns the memories the backend added or updated.
         """
         raise UnsupportedCapabilityError("infer is not supported", provider=self.name)
+
+    async def get_by_key(self, caller: Caller, where: MemoryKey) -> MemoryRecord:
+        """The caller's memory put under ``where.key`` in ``where.scope`` (``client_keys``).
+
+        ``NotFoundError`` when there is none; audited as a ``get``.
+        """
+        raise UnsupportedCapabilityError("client keys are not supported", provider=self.name)
+
+    async def delete_by_key(self, caller: Caller, where: MemoryKey) -> None:
+        """Delete the caller's memory put under ``where.key`` in ``where.scope``.
+
+        ``NotFoundError`` when there is none; audited as a ``delete``.
+        """
+        raise UnsupportedCapabilityError("client keys are not supported", provider=self.name)
 
     async def forget_user(self, caller: Caller) -> int:
         """Delete every memory of ``caller.user_id``; returns how many (``forget_user``)."""

@@ -130,6 +130,8 @@ class Memory:
     get = _blocking(AsyncMemory.get)
     update = _blocking(AsyncMemory.update)
     delete = _blocking(AsyncMemory.delete)
+    get_by_key = _blocking(AsyncMemory.get_by_key)
+    delete_by_key = _blocking(AsyncMemory.delete_by_key)
     list = _blocking(AsyncMemory.list)
     search = _blocking(AsyncMemory.search)
     context = _blocking(AsyncMemory.context)

@@ -41,6 +41,8 @@ TRACED_VERBS = (
     "get",
     "update",
     "delete",
+    "get_by_key",
+    "delete_by_key",
     "list",
     "search",
     "context",

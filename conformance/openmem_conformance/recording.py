@@ -27,6 +27,7 @@ from openmem.models import (
     ContextQuery,
     ListQuery,
     MemoryInput,
+    MemoryKey,
     MemoryPage,
     MemoryPatch,
     MemoryRecord,
@@ -117,6 +118,14 @@ class RecordingProvider(Provider[Any]):
     async def delete(self, caller: Caller, memory_id: str) -> None:
         """Forward."""
         await self._forward("delete", self.inner.delete(caller, memory_id))
+
+    async def get_by_key(self, caller: Caller, where: MemoryKey) -> MemoryRecord:
+        """Forward."""
+        return await self._forward("get_by_key", self.inner.get_by_key(caller, where))
+
+    async def delete_by_key(self, caller: Caller, where: MemoryKey) -> None:
+        """Forward."""
+        await self._forward("delete_by_key", self.inner.delete_by_key(caller, where))
 
     async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
         """Forward."""

@@ -23,6 +23,7 @@ from openmem.models import (
     ContextQuery,
     ListQuery,
     MemoryInput,
+    MemoryKey,
     MemoryPage,
     MemoryPatch,
     MemoryRecord,
@@ -113,6 +114,7 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             ("forget_user", "users:forget"),
             ("idempotency", "idempotency-key"),
             ("metadata_filters", "search:post"),
+            ("client_keys", "memories:by-key"),
         ):
             if extension not in self._extensions:
                 features[feature] = False
@@ -220,6 +222,29 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             "GET", _memory_path(memory_id), verb="get", caller=caller, idempotent=True
         )
         return read(MemoryRecord, read_json(response))
+
+    async def get_by_key(self, caller: Caller, where: MemoryKey) -> MemoryRecord:
+        """``GET /memories:by-key?key=&scope=`` with ``X-User-Id``."""
+        response = await self._exchange.send(
+            "GET",
+            "/memories:by-key",
+            verb="get",
+            caller=caller,
+            params=where.model_dump(exclude_none=True),
+            idempotent=True,
+        )
+        return read(MemoryRecord, read_json(response))
+
+    async def delete_by_key(self, caller: Caller, where: MemoryKey) -> None:
+        """``DELETE /memories:by-key?key=&scope=`` (204). Not retried, like ``delete``."""
+        await self._exchange.send(
+            "DELETE",
+            "/memories:by-key",
+            verb="delete",
+            caller=caller,
+            params=where.model_dump(exclude_none=True),
+            idempotent=False,
+        )
 
     async def update(self, caller: Caller, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
         """``PATCH /memories/{id}``: the merge patch as sent, explicit nulls kept."""

@@ -30,6 +30,7 @@ from openmem.provider import Provider
 from openmem.server.docs_pages import install_docs_pages
 from openmem.server.envelope import answer_error, install_error_handlers
 from openmem.server.events import router as events_router
+from openmem.server.key_routes import key_router
 from openmem.server.keys import KeyStore
 from openmem.server.metrics import CONTENT_TYPE, ServerMetrics
 from openmem.server.middleware import RequestContextMiddleware
@@ -57,6 +58,7 @@ SERVER_EXTENSIONS = (
     "memories:messages",
     "async-mode",
     "webhooks",
+    "memories:by-key",
 )
 """The wire extensions this server offers beyond OMP 0.1 (declared in ``x-openmem``)."""
 
@@ -151,6 +153,7 @@ def create_app(
     app.include_router(router)
     app.include_router(events_router)
     app.include_router(webhooks_router)
+    app.include_router(key_router)
     _add_open_routes(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if settings.cors_origins:

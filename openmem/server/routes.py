@@ -190,6 +190,7 @@ async def add_memory(
     await require_supersedes_writable(call.principal, provider, caller, item.supersedes)
     if async_mode:
         gate.require_feature(call.caps, "async_ingest", "async_mode (queued adds)")
+        gate.require_unqueued_key(item)
         (queued,) = await provider.enqueue_add(caller, [item])
         response.status_code = status.HTTP_202_ACCEPTED
         return queued
@@ -226,6 +227,7 @@ async def add_memories(
             f"a batch holds at most {caps.limits.max_batch_size} items", field="items"
         )
     provider = call.state.provider
+    gate.require_unkeyed_batch(items)
     for item in items:
         call.principal.require_write_scope(item.scope)
         gate.require_add(caps, item)

@@ -102,6 +102,18 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {schema}.audit
     FOR EACH ROW EXECUTE FUNCTION {schema}.audit_append_only();
 """,
     ),
+    # 30-39: client-chosen keys (``openmem_postgres.keys``). A scope is never empty, so ''
+    # stands for "no scope" in the unique index.
+    Migration(
+        30,
+        "client-chosen keys",
+        """
+ALTER TABLE {schema}.memories ADD COLUMN client_key text;
+CREATE UNIQUE INDEX memories_client_key
+    ON {schema}.memories (namespace, user_id, (coalesce(scope, '')), client_key)
+    WHERE client_key IS NOT NULL;
+""",
+    ),
     Migration(40, "ingest events (durable queue of async adds)", INGEST_EVENTS_SQL),
     Migration(41, "webhooks and their delivery log", WEBHOOKS_SQL),
 )

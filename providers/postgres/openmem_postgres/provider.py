@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from openmem.embedders import Embedder
 from openmem.errors import NotFoundError, ProviderUnavailableError
+from openmem.gate import require_unkeyed_batch
 from openmem.llm.decisions import Decision
 from openmem.models import (
     AuditEntry,
@@ -26,6 +27,7 @@ from openmem.models import (
     IngestEvent,
     ListQuery,
     MemoryInput,
+    MemoryKey,
     MemoryPage,
     MemoryPatch,
     MemoryRecord,
@@ -34,7 +36,7 @@ from openmem.models import (
 )
 from openmem.provider import Caller, Provider
 from openmem.webhooks import Webhook, WebhookDelivery, WebhookEvent
-from openmem_postgres import inference, ingest_queue, reads, webhook_store, writes
+from openmem_postgres import inference, ingest_queue, keys, reads, webhook_store, writes
 from openmem_postgres.connection import CLOSE_TIMEOUT, connect
 from openmem_postgres.embedded import EmbeddedPostgres
 from openmem_postgres.ingest_schema import IngestStatements
@@ -65,6 +67,7 @@ class PostgresProvider(Provider[PostgresOptions]):
         self._embedded: EmbeddedPostgres | None = None
         self._ingest = IngestStatements(self.options.db_schema)
         self._workers: IngestWorkers | None = None
+        self._key_sql: keys.KeyStatements | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -191,6 +194,7 @@ class PostgresProvider(Provider[PostgresOptions]):
                 async_ingest=True,
                 cancellation="native",
                 infer="pipeline",
+                client_keys=True,
             ),
             limits=CapabilityLimits(
                 max_search_results=100, max_list_limit=500, max_batch_size=opts.max_batch_size
@@ -200,13 +204,34 @@ class PostgresProvider(Provider[PostgresOptions]):
     # -- verbs (see ``writes`` and ``reads``) ------------------------------------------
 
     async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
-        """Insert the memory and its audit row in one statement (idempotent with a key)."""
+        """Insert the memory and its audit row in one statement (idempotent with a key).
+
+        With a client ``key``, an upsert on the key's unique index (``keys.put``).
+        """
+        if item.key is not None:
+            return await keys.put(self.store, self._keys(), caller, item)
         return await writes.add(self.store, caller, item)
+
+    async def get_by_key(self, caller: Caller, where: MemoryKey) -> MemoryRecord:
+        """The caller's memory put under this key and scope (read audited)."""
+        return await keys.get_by_key(self.store, self._keys(), caller, where)
+
+    async def delete_by_key(self, caller: Caller, where: MemoryKey) -> None:
+        """Delete the caller's memory put under this key and scope, with its audit row."""
+        await keys.delete_by_key(self.store, self._keys(), caller, where)
+
+    def _keys(self) -> keys.KeyStatements:
+        store = self.store
+        if self._key_sql is None:
+            statements = store.statements
+            self._key_sql = keys.KeyStatements(statements.schema, statements.model_literal)
+        return self._key_sql
 
     async def add_many(
         self, caller: Caller, items: Sequence[MemoryInput]
     ) -> builtins.list[MemoryRecord]:
         """Embed the batch in one call and insert it (with audit rows) in one statement."""
+        require_unkeyed_batch(items)
         return await writes.add_many(self.store, caller, items)
 
     async def enqueue_add(

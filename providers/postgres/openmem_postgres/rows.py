@@ -27,7 +27,7 @@ __all__ = [
 RECORD_COLUMNS = (
     "id, user_id, agent_id, session_id, scope, tags, source, metadata, extensions, "
     "confidence, valid_from, valid_to, supersedes, status, content, embedding_model, "
-    "created_at, updated_at"
+    "created_at, updated_at, client_key"
 )
 """The columns every query returns for a record, in the order ``record_from_row`` reads."""
 
@@ -74,6 +74,7 @@ def record_from_row(row: asyncpg.Record) -> MemoryRecord:
         "session_id": row["session_id"],
         "metadata": row["metadata"],
         "event_id": None,
+        "key": row["client_key"],
     }
     return _trusted(MemoryRecord, values, row["extensions"] or {})
 
