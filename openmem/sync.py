@@ -109,6 +109,14 @@ class Memory:
         """The tenant namespace every call is bounded by."""
         return self._async.namespace
 
+    def run(self, func: Callable[[], Awaitable[R]]) -> R:
+        """Await ``func()`` on this instance's private loop, where ``async_memory`` lives.
+
+        For code that drives ``async_memory`` directly (adapters such as
+        ``openmem.compat.mem0.Memory``); verbs called this way behave as from ``AsyncMemory``.
+        """
+        return self._portal().call(func)
+
     def _portal(self) -> BlockingPortal:
         if self._async.closed:
             raise ClosedError("Memory is closed")

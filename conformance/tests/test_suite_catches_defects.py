@@ -59,6 +59,7 @@ from openmem_conformance.defects import (
     UntypedNotFound,
     UpdateIgnoresTags,
 )
+from openmem_conformance.key_defects import KEY_DEFECTS
 from openmem_conformance.runner import run_one
 
 from openmem.errors import RateLimitedError
@@ -127,6 +128,7 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
     (UnstableCapabilities, "capabilities_are_well_formed", "changed between two calls"),
     (ForgetUserIgnoresNamespace, "namespaces_never_see_each_other", "changed this namespace"),
     (QueuesWithoutDeclaring, "ingestion_status_matches_the_declaration", "without declaring"),
+    *KEY_DEFECTS,
 ]
 
 

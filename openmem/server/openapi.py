@@ -53,7 +53,7 @@ def _error_statuses(path: str, method: str, has_body: bool) -> list[int]:
     if path in _OPEN_PATHS:
         return sorted(statuses | {503})
     statuses |= {400, 401, 403, 429, 502, 503, 504}
-    if "{" in path or method in ("patch", "delete"):
+    if "{" in path or method in ("patch", "delete") or path.endswith(":by-key"):
         statuses.add(404)
     if has_body:
         statuses |= {409, 413}
