@@ -172,7 +172,11 @@ def create_app(
             ],
         )
     app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=state.metrics
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=state.metrics,
+        body_timeout=settings.body_timeout,
+        max_in_flight=settings.max_in_flight,
     )
     return instrument_app(app)  # outermost: the request span encloses everything
 

@@ -135,6 +135,7 @@ def serve(
         log_config=None,  # configure_logging set uvicorn's loggers up in the chosen format
         access_log=False,  # ours has no query strings (user ids) and no raw paths
         timeout_graceful_shutdown=int(settings.graceful_timeout),
+        limit_concurrency=settings.max_connections,
         lifespan="on",
         server_header=False,
     )

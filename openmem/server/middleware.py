@@ -8,12 +8,18 @@ the framework refuses:
   the ``Caller``, and sent back on every answer, with ``OMP-Version``.
 - **Body limit.** The body is read here, bounded by ``max_body_bytes`` (``Content-Length``
   is checked first), and replayed to the app; a larger body gets ``413 payload_too_large``
-  before anything parses it.
+  before anything parses it. A body that has not all arrived within ``body_timeout``
+  seconds gets ``400 invalid_request`` (a slow client cannot hold a request open).
+- **In-flight limit.** Beyond ``max_in_flight`` requests at once, one more answers
+  ``503 provider_saturated`` with ``Retry-After`` before authentication or parsing;
+  ``/healthz`` and ``/metrics`` are not counted, so probes still see the truth.
 - **Disconnects.** Once the body is read, a watcher waits for ``http.disconnect``; when the
   client goes away before the answer is complete, the app (and so the provider verb) is
   cancelled. The access log records status 499 for it.
 - **Access log.** One line per request on logger ``openmem.server.access``: method, route
-  *template*, status, latency and request id. Never bodies, query strings, headers or raw
+  *template*, status, latency and request id. Method and route come from closed sets (an
+  unknown method is ``OTHER``, an unknown route ``-``), so metric labels stay bounded
+  whatever a client sends. Never bodies, query strings, headers or raw
   paths, which can hold user ids and keys.
 - **Last resort.** An exception that escapes the app becomes ``500 internal_error`` in the
   envelope; the traceback goes to the server log, never to the client.
@@ -31,7 +37,13 @@ import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openmem.errors import InternalError, OMPError, PayloadTooLargeError
+from openmem.errors import (
+    InternalError,
+    InvalidRequestError,
+    OMPError,
+    PayloadTooLargeError,
+    ProviderSaturatedError,
+)
 from openmem.models import OMP_VERSION
 from openmem.server.envelope import error_body, error_headers
 from openmem.server.metrics import ServerMetrics
@@ -43,6 +55,8 @@ CLIENT_CLOSED_REQUEST = 499
 """The status logged for a request whose client went away (nginx's convention)."""
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_UNCOUNTED_PATHS = frozenset({"/healthz", "/metrics"})
 _access_log = logging.getLogger(ACCESS_LOGGER)
 _error_log = logging.getLogger("openmem.server")
 
@@ -59,11 +73,20 @@ class RequestContextMiddleware:
     """Request ids, the body limit, disconnect cancellation, access log and metrics."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, metrics: ServerMetrics | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        metrics: ServerMetrics | None = None,
+        body_timeout: float | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        self.body_timeout = body_timeout
+        self.max_in_flight = max_in_flight
+        self._counted = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,10 +108,22 @@ class RequestContextMiddleware:
                 progress.complete = True
             await send(message)
 
+        counted = scope.get("path") not in _UNCOUNTED_PATHS
         if self.metrics is not None:
             self.metrics.in_flight.inc()
         try:
-            await self._handle(scope, receive, send_with_id, progress, request_id)
+            if counted and self.max_in_flight is not None and self._counted >= self.max_in_flight:
+                error = ProviderSaturatedError(
+                    f"the server is handling its limit of {self.max_in_flight} requests",
+                    retry_after=1,
+                )
+                await _send_error(send_with_id, error, request_id, self.metrics)
+                return
+            self._counted += int(counted)
+            try:
+                await self._handle(scope, receive, send_with_id, progress, request_id)
+            finally:
+                self._counted -= int(counted)
         finally:
             if self.metrics is not None:
                 self.metrics.in_flight.dec()
@@ -98,7 +133,15 @@ class RequestContextMiddleware:
         self, scope: Scope, receive: Receive, send: Send, progress: _Progress, request_id: str
     ) -> None:
         try:
-            body = await self._read_body(scope, receive)
+            with anyio.fail_after(self.body_timeout):
+                body = await self._read_body(scope, receive)
+        except TimeoutError:
+            error: OMPError = InvalidRequestError(
+                f"the request body did not arrive within {self.body_timeout:g} seconds",
+                field="body",
+            )
+            await _send_error(send, error, request_id, self.metrics)
+            return
         except _TooLarge:
             error = PayloadTooLargeError(
                 f"the request body is larger than {self.max_body_bytes} bytes"
@@ -165,6 +208,7 @@ class RequestContextMiddleware:
         route = _route_label(scope)
         status = CLIENT_CLOSED_REQUEST if progress.disconnected else (progress.status or 500)
         method = str(scope.get("method", "-"))
+        method = method if method in _KNOWN_METHODS else "OTHER"
         _access_log.info(
             "%s %s %d %.1fms req=%s", method, route, status, seconds * 1000.0, request_id
         )

@@ -73,6 +73,15 @@ class ServerSettings(BaseModel):
     keys_path: Path | None = None
     """The key store; default ``<data dir>/server/keys.json``."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
+    """Seconds a request body may take to arrive, from the end of its headers; a slower one
+    is refused with 400 and its connection's worker is free again."""
+    max_in_flight: int = Field(default=512, ge=1, le=100_000)
+    """Requests handled at once; one more answers 503 ``provider_saturated`` with
+    ``Retry-After`` (``/healthz`` and ``/metrics`` are not counted)."""
+    max_connections: int = Field(default=2048, ge=1, le=1_000_000)
+    """Open connections and tasks of ``openmem serve`` (uvicorn's ``limit_concurrency``); the
+    ASGI server itself answers beyond it, a plain-text 503."""
     namespace: Identifier = "default"
     """The namespace of requests without auth (and without ``X-OMP-Namespace``)."""
     health_timeout: float = Field(default=2.0, gt=0)
