@@ -174,6 +174,9 @@ async def add_memory(
     call.principal.require_verb("add")
     caller = call.caller(item.user_id)
     call.principal.require_write_scope(item.scope)
+    provider = call.state.provider
+    # Before the branch: a conversation's memories carry the same supersedes.
+    await require_supersedes_writable(call.principal, provider, caller, item.supersedes)
     if isinstance(item, ConversationRequest):
         items = await add_conversation(
             call.state.provider,
@@ -184,10 +187,9 @@ async def add_memory(
             infer=item.infer,
             pipeline=call.state.inference,
         )
+        require_replay_visible(call.principal, items)
         return ConversationResponse(items=items)
     gate.require_add(call.caps, item)
-    provider = call.state.provider
-    await require_supersedes_writable(call.principal, provider, caller, item.supersedes)
     if async_mode:
         gate.require_feature(call.caps, "async_ingest", "async_mode (queued adds)")
         gate.require_unqueued_key(item)

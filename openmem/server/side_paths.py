@@ -5,9 +5,11 @@ records the request names only indirectly, and each is checked here:
 
 - an idempotency replay hands back a stored record: only if the key could read it, and a
   refusal says no more than a conflict inside the key's view would;
-- ``supersedes`` (add, batch add, update) retires other memories: the key needs ``update``,
-  and each must be one it can write (a memory outside its scopes is "not found", as on the
-  by-id verbs);
+- ``supersedes`` (add, a conversation add, batch add, update) retires other memories: the
+  key needs ``update``, and each must be one it can write (a memory outside its scopes is
+  "not found", as on the by-id verbs). This check at write time is what keeps the read-time
+  superseded set honest: a read retires what the user's memories name, and only a key that
+  could write both a memory and the one it names can have put that name there;
 - a by-id verb of a scope-restricted key looks the memory up first with ``lookup``, which
   writes no audit entry, so a refused verb leaves no record of a read that did not happen.
 """

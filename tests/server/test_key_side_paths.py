@@ -84,9 +84,24 @@ def batch(**fields: Any) -> Request:
     return send
 
 
+def conversation(**fields: Any) -> Request:
+    async def send(w: World, key: dict[str, str]) -> httpx.Response:
+        body = {
+            "messages": [{"role": "user", "content": "my note"}],
+            "user_id": "u1",
+            "scope": "mine",
+            **fields,
+        }
+        return await w.server.client.post("/memories", json=body, headers=key)
+
+    return send
+
+
 def supersede(via: str) -> Request:
     async def send(w: World, key: dict[str, str]) -> httpx.Response:
         retired = [w.theirs["id"]]
+        if via == "conversation":
+            return await conversation(supersedes=retired)(w, key)
         if via == "update":
             path = f"/memories/{w.own['id']}"
             return await w.server.client.patch(
@@ -166,6 +181,12 @@ TABLE: dict[str, Row] = {
     ),
     "scope x update x supersedes another scope's memory": Row(
         SCOPED, supersede("update"), 404, "not_found", field="supersedes"
+    ),
+    "scope x conversation add x supersedes another scope's memory": Row(
+        SCOPED, supersede("conversation"), 404, "not_found", field="supersedes"
+    ),
+    "verbs x conversation add x supersedes without update": Row(
+        ADD_ONLY, supersede("conversation"), 403, "scope_denied", field="supersedes"
     ),
     "verbs x add x supersedes without update": Row(
         ADD_ONLY, supersede("add"), 403, "scope_denied", field="supersedes"
