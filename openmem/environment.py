@@ -43,8 +43,8 @@ RESERVED_VARIABLES = frozenset(
 )
 """Variables of openmem's own tools that are not ``AsyncMemory`` options."""
 
-RESERVED_PREFIXES = ("OPENMEM_SERVER_", "OPENMEM_OTEL_")
-"""Families read elsewhere (the server's settings, tracing)."""
+RESERVED_PREFIXES = ("OPENMEM_SERVER_", "OPENMEM_OTEL_", "OPENMEM_MCP_")
+"""Families read elsewhere (the server's settings, tracing, `openmem mcp`)."""
 
 
 def data_root() -> Path:

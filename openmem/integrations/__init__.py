@@ -1,0 +1,1 @@
+"""openmem where users already are: an MCP server (``openmem.integrations.mcp``)."""
