@@ -27,6 +27,7 @@ from openmem.errors import ConfigurationError, OMPError, ProviderUnavailableErro
 from openmem.llm.conversation import LLMArg, as_pipeline, owns_client
 from openmem.models import Capabilities
 from openmem.provider import Provider
+from openmem.server.api_key_routes import router as api_keys_router
 from openmem.server.docs_pages import install_docs_pages
 from openmem.server.envelope import answer_error, install_error_handlers
 from openmem.server.events import router as events_router
@@ -47,7 +48,13 @@ from openmem.server.webhooks import router as webhooks_router
 from openmem.server.wire import Health
 from openmem.tracing import instrument_app, trace_verbs
 
-__all__ = ["SERVER_EXTENSIONS", "app_from_env", "create_app", "served_capabilities"]
+__all__ = [
+    "SERVER_EXTENSIONS",
+    "app_from_env",
+    "create_app",
+    "served_capabilities",
+    "uses_database_keys",
+]
 
 SERVER_EXTENSIONS = (
     "memories:batch",
@@ -81,6 +88,24 @@ def served_capabilities(
         "auth": "api_key" if auth else "none",
     }
     return Capabilities.model_validate(data)
+
+
+def uses_database_keys(state: ServerState) -> bool:
+    """Whether this server keeps its API keys in the provider's database (``key_backend``)."""
+    backend = state.settings.key_backend
+    if backend != "auto":
+        return backend == "database"
+    if not hasattr(state.provider, "open_shared_keys") or state.key_store is None:
+        return False
+    return not state.key_store.has_active_keys()
+
+
+def _require_keys(present: bool, where: str) -> None:
+    if not present:
+        raise ConfigurationError(
+            f"no API keys in {where}: create one with `openmem keys create --namespace NAME`"
+            " (`--database` for the provider's database), or serve on loopback with --no-auth"
+        )
 
 
 def create_app(
@@ -117,13 +142,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state.key_store is not None and not state.key_store.has_active_keys():
-            raise ConfigurationError(
-                f"no API keys in {state.key_store.path}: create one with `openmem keys create "
-                "--namespace NAME`, or serve on loopback with --no-auth"
-            )
+        if state.key_store is not None and not uses_database_keys(state):
+            _require_keys(state.key_store.has_active_keys(), str(state.key_store.path))
         await state.provider.open()
         try:
+            if state.key_store is not None and uses_database_keys(state):
+                opener = getattr(state.provider, "open_shared_keys", None)
+                if opener is None:
+                    raise ConfigurationError(
+                        f"key_backend='database' needs a provider with a database, not "
+                        f"{state.provider.name!r}"
+                    )
+                state.shared_keys = await opener()
+                _require_keys(state.shared_keys.has_active_keys(), "the database")
+                _log.info("API keys: in the provider's database, shared by every replica")
             caps = await state.provider.capabilities()
             state.capabilities = served_capabilities(
                 caps, auth=state.key_store is not None, inference=state.inference is not None
@@ -154,6 +186,7 @@ def create_app(
     app.include_router(events_router)
     app.include_router(webhooks_router)
     app.include_router(key_router)
+    app.include_router(api_keys_router)
     _add_open_routes(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if settings.cors_origins:

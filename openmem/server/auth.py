@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from openmem.errors import NotFoundError, ScopeDeniedError, UnauthorizedError
 from openmem.models import MemoryRecord
 from openmem.scopes import scope_matches
-from openmem.server.keys import ApiKey, KeyStore
+from openmem.server.keys import ApiKey, KeyVerifier
 
 __all__ = ["Principal", "authenticate", "credentials_from"]
 
@@ -126,7 +126,7 @@ class Principal:
 def authenticate(
     headers: Mapping[str, str],
     *,
-    store: KeyStore | None,
+    store: KeyVerifier | None,
     default_namespace: str,
     requested_namespace: str | None,
 ) -> Principal:

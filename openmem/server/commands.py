@@ -92,7 +92,7 @@ def serve(
     """Serve a provider over HTTP as an Open Memory Protocol (OMP 0.1) server."""
     import uvicorn
 
-    from openmem.server.app import create_app
+    from openmem.server.app import create_app, uses_database_keys
     from openmem.tracing import instrument_libraries
 
     instrument_libraries()  # asyncpg and httpx spans under the verb spans, when installed
@@ -113,7 +113,11 @@ def serve(
         provider_options: dict[str, Any] = {"provider": provider, **_parse_options(options)}
         app = create_app(settings, provider_options=provider_options, config_file=config_file)
         store = app.state.openmem.key_store
-        if store is not None and not store.has_active_keys():
+        if (
+            store is not None
+            and not uses_database_keys(app.state.openmem)
+            and not store.has_active_keys()
+        ):
             raise ConfigurationError(
                 f"no API keys in {store.path}: create one with "
                 "`openmem keys create --namespace NAME`, or serve on loopback with --no-auth"
@@ -256,3 +260,52 @@ def revoke_key(key_id: str, keys_path: Path | None, config_file: Path | None) ->
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"revoked {record.key_id}", err=True)
+
+
+@keys.command("migrate")
+@_keys_path_option
+@_config_option
+@click.option("--provider", help="Provider name (default: configured; postgres).")
+@click.option(
+    "--option",
+    "-o",
+    "options",
+    multiple=True,
+    help="Provider option key=value, e.g. url=postgresql://... (OPENMEM_* fill the rest).",
+)
+def migrate_keys(
+    keys_path: Path | None, config_file: Path | None, provider: str | None, options: tuple[str, ...]
+) -> None:
+    """Copy the JSON key file's keys into the provider's database, shared by every replica.
+
+    Keys keep their ids, hashes, restrictions and revocations; keys already there are left
+    as they are. A server with ``key_backend`` auto uses the database once the file holds no
+    active key (empty it after migrating), or set ``key_backend = "database"``.
+    """
+    import asyncio
+
+    from openmem.config import resolve_config
+    from openmem.server.settings import provider_table
+
+    records = _store(keys_path, config_file).records()
+    try:
+        file = provider_table(config_file) if config_file is not None else None
+        kwargs: dict[str, Any] = {"provider": provider, **_parse_options(options)}
+        target = resolve_config(kwargs=kwargs, file=file).build_provider()
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+    opener = getattr(target, "open_shared_keys", None)
+    if opener is None:
+        raise click.UsageError(f"provider {target.name!r} has no database to keep keys in")
+
+    async def run() -> int:
+        await target.open()
+        try:
+            shared = await opener()
+            added: int = await shared.import_keys(records)
+            return added
+        finally:
+            await target.close()
+
+    added = asyncio.run(run())
+    click.echo(f"copied {added} of {len(records)} keys into the database of {target.name!r}")

@@ -17,24 +17,31 @@ without a restart. A change it cannot read (corrupt, unreadable) is logged at ER
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
-import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from openmem.api_keys import (
+    KEY_PREFIX,
+    VERB_GROUPS,
+    ApiKey,
+    KeyVerb,
+    KeyVerifier,
+    SharedKeyStore,
+    expand_verbs,
+    matching_record,
+    new_api_key,
+)
 from openmem.errors import ConfigurationError
-from openmem.scopes import validate_scope_filter
 
 __all__ = [
     "KEY_PREFIX",
@@ -42,84 +49,14 @@ __all__ = [
     "ApiKey",
     "KeyStore",
     "KeyVerb",
+    "KeyVerifier",
+    "SharedKeyStore",
     "expand_verbs",
+    "matching_record",
+    "new_api_key",
 ]
 
-KEY_PREFIX: Final = "omk_"
-_ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
-_ID_LENGTH: Final = 12
 _log = logging.getLogger("openmem.server.keys")
-
-KeyVerb = Literal[
-    "add", "search", "get", "update", "delete", "list", "context", "audit", "forget_user"
-]
-VERB_GROUPS: Final[dict[str, tuple[KeyVerb, ...]]] = {
-    "read": ("search", "get", "list", "context", "audit"),
-    "write": ("add", "update"),
-    "delete": ("delete", "forget_user"),
-}
-"""The verb groups a key may be restricted to; ``add_many`` counts as ``add``."""
-_ALL_VERBS: Final[frozenset[str]] = frozenset(v for group in VERB_GROUPS.values() for v in group)
-
-
-def expand_verbs(names: Iterable[str]) -> list[KeyVerb]:
-    """Expand group names (``read``/``write``/``delete``) and check single verb names."""
-    out: list[KeyVerb] = []
-    for raw in names:
-        name = raw.strip()
-        if not name:
-            continue
-        verbs: Sequence[str] = VERB_GROUPS.get(name, (name,))
-        for verb in verbs:
-            if verb not in _ALL_VERBS:
-                raise ConfigurationError(
-                    f"unknown verb {verb!r}; use read, write, delete or one of "
-                    + ", ".join(sorted(_ALL_VERBS))
-                )
-            if verb not in out:
-                out.append(verb)  # type: ignore[arg-type]
-    return out
-
-
-class ApiKey(BaseModel):
-    """One stored key: its public id, hash, tenant binding and restrictions (never the key)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key_id: str
-    key_hash: str
-    namespace: str = Field(min_length=1, max_length=256)
-    label: str | None = None
-    users: list[str] | None = None
-    """Users this key may act for; None means any user of the namespace."""
-    scopes: list[str] | None = None
-    """Scope filters this key may read and write under; None means every scope."""
-    verbs: list[KeyVerb] | None = None
-    """Verbs this key may call; None means all."""
-    app: str | None = None
-    """Recorded as ``app`` in the audit log for calls with this key."""
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-    @field_validator("scopes")
-    @classmethod
-    def _valid_scopes(cls, value: list[str] | None) -> list[str] | None:
-        for scope in value or ():
-            validate_scope_filter(scope)
-        return value
-
-    @property
-    def active(self) -> bool:
-        """False once revoked."""
-        return self.revoked_at is None
-
-    def allows_verb(self, verb: str) -> bool:
-        """Whether this key may call ``verb``."""
-        return self.verbs is None or verb in self.verbs
-
-    def allows_user(self, user_id: str) -> bool:
-        """Whether this key may act for ``user_id``."""
-        return self.users is None or user_id in self.users
 
 
 class _KeyFile(BaseModel):
@@ -129,25 +66,11 @@ class _KeyFile(BaseModel):
     keys: list[ApiKey] = Field(default_factory=list)
 
 
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
 def _mtime_or_none(path: Path) -> int | None:
     try:
         return path.stat().st_mtime_ns
     except OSError:
         return None
-
-
-def _split(key: str) -> str | None:
-    """The key id of a well-formed key, else None."""
-    if not key.startswith(KEY_PREFIX):
-        return None
-    key_id, sep, secret = key[len(KEY_PREFIX) :].partition("_")
-    if not sep or len(key_id) != _ID_LENGTH or len(secret) < 16:
-        return None
-    return key_id
 
 
 class KeyStore:
@@ -219,15 +142,10 @@ class KeyStore:
 
     def verify(self, key: str) -> ApiKey | None:
         """The active record for ``key``, or None when unknown, malformed or revoked."""
-        key_id = _split(key)
-        if key_id is None:
-            return None
         with self._lock:
             self._reload()
-            record = self._keys.get(key_id)
-        if record is None or not hmac.compare_digest(record.key_hash, _hash(key)):
-            return None
-        return record if record.active else None
+            keys = self._keys
+        return matching_record(keys, key)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -242,25 +160,12 @@ class KeyStore:
         app: str | None = None,
     ) -> tuple[str, ApiKey]:
         """Create a key; returns the plaintext (shown once) and the stored record."""
-        key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
-        key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        try:
-            record = ApiKey(
-                key_id=key_id,
-                key_hash=_hash(key),
-                namespace=namespace,
-                label=label,
-                users=list(users) if users else None,
-                scopes=list(scopes) if scopes else None,
-                verbs=expand_verbs(verbs) if verbs else None,
-                app=app,
-                created_at=datetime.now(UTC),
-            )
-        except ValidationError as exc:
-            raise ConfigurationError(str(exc)) from exc
+        key, record = new_api_key(
+            namespace=namespace, label=label, users=users, scopes=scopes, verbs=verbs, app=app
+        )
         with self._lock:
             self._reload(force=True)
-            self._keys[key_id] = record
+            self._keys[record.key_id] = record
             self._write()
         return key, record
 

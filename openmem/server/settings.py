@@ -72,6 +72,10 @@ class ServerSettings(BaseModel):
     """False (``--no-auth``) is only accepted on a loopback host."""
     keys_path: Path | None = None
     """The key store; default ``<data dir>/server/keys.json``."""
+    key_backend: Literal["auto", "file", "database"] = "auto"
+    """Where API keys live. ``database``: in the provider's database, shared by every
+    replica (postgres); ``file``: the JSON key file. ``auto``: the database when the provider
+    has one and the key file holds no active key (move one with ``openmem keys migrate``)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
     body_timeout: float = Field(default=30.0, gt=0, le=3600)
     """Seconds a request body may take to arrive, from the end of its headers; a slower one

@@ -14,7 +14,7 @@ from openmem.models import Capabilities, validate_identifier
 from openmem.provider import Caller, Provider
 from openmem.server.auth import Principal, authenticate
 from openmem.server.envelope import request_id_of
-from openmem.server.keys import KeyStore
+from openmem.server.keys import KeyStore, KeyVerifier, SharedKeyStore
 from openmem.server.metrics import ServerMetrics
 from openmem.server.settings import ServerSettings
 
@@ -39,6 +39,14 @@ class ServerState:
     capabilities: Capabilities | None = None
     inference: InferencePipeline | None = None
     """The chat model of ``POST /memories`` with ``messages`` and ``infer: true``."""
+    shared_keys: SharedKeyStore | None = None
+    """The keys in the provider's database, when they are used instead of ``key_store``."""
+
+    def key_verifier(self) -> KeyVerifier | None:
+        """What authenticates requests (None: auth is off)."""
+        if self.key_store is None:
+            return None
+        return self.shared_keys if self.shared_keys is not None else self.key_store
 
     def caps(self) -> Capabilities:
         """The provider's capabilities as fetched at startup."""
@@ -84,7 +92,7 @@ async def _call(
         validate_identifier(requested, "namespace")
     principal = authenticate(
         request.headers,
-        store=state.key_store,
+        store=state.key_verifier(),
         default_namespace=state.settings.namespace,
         requested_namespace=requested,
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from openmem_postgres.ingest_schema import INGEST_EVENTS_SQL
+from openmem_postgres.key_table import API_KEYS_SQL
 from openmem_postgres.webhook_schema import WEBHOOKS_SQL
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "ensure_vector_index", "sql_literal"]
@@ -116,6 +117,7 @@ CREATE UNIQUE INDEX memories_client_key
     ),
     Migration(40, "ingest events (durable queue of async adds)", INGEST_EVENTS_SQL),
     Migration(41, "webhooks and their delivery log", WEBHOOKS_SQL),
+    Migration(42, "API keys shared by every server replica", API_KEYS_SQL),
 )
 
 

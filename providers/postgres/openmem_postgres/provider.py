@@ -41,6 +41,7 @@ from openmem_postgres.connection import CLOSE_TIMEOUT, connect
 from openmem_postgres.embedded import EmbeddedPostgres
 from openmem_postgres.ingest_schema import IngestStatements
 from openmem_postgres.ingest_worker import IngestWorkers
+from openmem_postgres.key_table import PostgresKeyStore
 from openmem_postgres.options import PostgresOptions
 from openmem_postgres.queries import Statements
 from openmem_postgres.runner import PooledRunner
@@ -68,6 +69,8 @@ class PostgresProvider(Provider[PostgresOptions]):
         self._ingest = IngestStatements(self.options.db_schema)
         self._workers: IngestWorkers | None = None
         self._key_sql: keys.KeyStatements | None = None
+        self._api_keys: PostgresKeyStore | None = None
+        self._url: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -88,6 +91,7 @@ class PostgresProvider(Provider[PostgresOptions]):
                 await embedded.release()
             raise
         self._embedded = embedded
+        self._url = url
         # The queue of async adds is drained here too unless ingest_workers is 0.
         self._workers = IngestWorkers(self._store, self._ingest, url, opts.ingest_workers)
         await self._workers.start()
@@ -123,6 +127,9 @@ class PostgresProvider(Provider[PostgresOptions]):
         workers, self._workers = self._workers, None
         if workers is not None:
             await workers.stop()
+        api_keys, self._api_keys = self._api_keys, None
+        if api_keys is not None:
+            await api_keys.stop()
         store, self._store = self._store, None
         embedded, self._embedded = self._embedded, None
         try:
@@ -269,6 +276,15 @@ class PostgresProvider(Provider[PostgresOptions]):
         return await webhook_store.webhook_deliveries(
             self.store, self._ingest.webhooks, namespace, webhook_id, limit
         )
+
+    async def open_shared_keys(self) -> PostgresKeyStore:
+        """The API keys every server replica on this database shares (``openmem serve``)."""
+        if self._api_keys is None:
+            assert self._url is not None
+            shared = PostgresKeyStore(self.runner, self.options.db_schema, self._url)
+            await shared.start()
+            self._api_keys = shared
+        return self._api_keys
 
     @property
     def ingest_workers(self) -> IngestWorkers | None:

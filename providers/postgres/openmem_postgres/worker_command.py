@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from openmem.config import load_config_file, resolve_config
+from openmem.errors import OMPError
 from openmem_postgres.provider import PostgresProvider
 
 __all__ = ["worker"]
@@ -59,7 +60,10 @@ def worker(
     provider = resolved.build_provider()
     if not isinstance(provider, PostgresProvider):
         raise click.UsageError("openmem worker works on the postgres provider only")
-    asyncio.run(_serve(provider, workers))
+    try:
+        asyncio.run(_serve(provider, workers))
+    except OMPError as exc:
+        raise click.ClickException(f"{exc.error_code}: {exc.message}") from exc
 
 
 async def _serve(provider: PostgresProvider, workers: int) -> None:
