@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import ValidationError
 
 from openmem import gate
 from openmem.errors import InvalidRequestError, NotFoundError
 from openmem.models import MemoryKey, MemoryRecord, invalid_request_from, validate_identifier
+from openmem.server.routes import UserHeader, UserQuery
 from openmem.server.state import Call, CallDep
 
 __all__ = ["key_router"]
@@ -30,14 +31,6 @@ KeyScopeQuery = Annotated[
         max_length=1_100,
         description="The scope the key was put in (exact; omitted: the unscoped space).",
     ),
-]
-UserQuery = Annotated[
-    str | None,
-    Query(min_length=1, max_length=256, description="The user; or send the X-User-Id header."),
-]
-UserHeader = Annotated[
-    str | None,
-    Header(alias="X-User-Id", min_length=1, max_length=256, description="The user."),
 ]
 
 
