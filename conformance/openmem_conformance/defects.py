@@ -32,6 +32,7 @@ from openmem.models import (
     CapabilityLimits,
     ContextBlock,
     ContextQuery,
+    IngestEvent,
     ListQuery,
     MemoryInput,
     MemoryPage,
@@ -582,3 +583,68 @@ class FiltersCompareAsText(InMemoryProvider):
         return [
             h for h in hits if all(str(h.memory.metadata.get(k)) == v for k, v in wanted.items())
         ][: query.limit]
+
+
+class QueuedAddsReference(InMemoryProvider):
+    """Not a defect: the in-memory reference with ``async_ingest`` (a queued add is written
+    at once, its event already succeeded), which the defects below bend."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._events: dict[str, IngestEvent] = {}
+
+    async def capabilities(self) -> Capabilities:
+        caps = await super().capabilities()
+        features = caps.features.model_copy(update={"async_ingest": True})
+        return caps.model_copy(update={"features": features})
+
+    async def enqueue_add(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        records = [await self.add(caller, item) for item in items]
+        event = IngestEvent(
+            id=f"evt_{len(self._events)}_{caller.user_id}",
+            user_id=caller.user_id,
+            status="SUCCEEDED",
+            created_at=records[0].created_at,
+            attempts=1,
+            memory_ids=[r.id for r in records],
+        )
+        self._events[event.id] = event
+        return [r.model_copy(update={"status": "queued", "event_id": event.id}) for r in records]
+
+    async def get_event(self, caller: Caller, event_id: str) -> IngestEvent:
+        event = self._events.get(event_id)
+        if event is None or event.user_id != caller.user_id:
+            raise NotFoundError(f"no event {event_id!r}")
+        return event
+
+
+class QueuedWithoutEvent(QueuedAddsReference):
+    """Answers a queued add without its event_id."""
+
+    async def enqueue_add(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        queued = await super().enqueue_add(caller, items)
+        return [r.model_copy(update={"event_id": None}) for r in queued]
+
+
+class QueueWritesTwice(QueuedAddsReference):
+    """Runs every queued batch twice: each item is written two times."""
+
+    async def enqueue_add(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        await super().enqueue_add(caller, items)
+        return await super().enqueue_add(caller, items)
+
+
+class EventsIgnoreUser(QueuedAddsReference):
+    """Hands any user's event to whoever asks."""
+
+    async def get_event(self, caller: Caller, event_id: str) -> IngestEvent:
+        event = self._events.get(event_id)
+        if event is None:
+            raise NotFoundError(f"no event {event_id!r}")
+        return event

@@ -28,6 +28,7 @@ from openmem_conformance.defects import (
     DropsProvenance,
     EmptyLastPage,
     EmptyUserIsNotFound,
+    EventsIgnoreUser,
     FiltersCompareAsText,
     FlagsNothing,
     ForgetUserCountsNothing,
@@ -45,7 +46,10 @@ from openmem_conformance.defects import (
     OffsetCursor,
     OverstatesContentLimit,
     PartialUpdateOnBadInput,
+    QueuedAddsReference,
+    QueuedWithoutEvent,
     QueuesWithoutDeclaring,
+    QueueWritesTwice,
     RateLimitsWithoutDeclaring,
     RawUndeclaredAuditDoesIO,
     RefusesSemanticMode,
@@ -109,6 +113,9 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
     (CountsWordsNotTokens, "context_stays_within_its_token_budget", "§6.8 counter"),
     (CrashesOnNulId, "bad_input_is_refused_and_writes_nothing", "raw get, NUL in id"),
     (DeclaresGraphQueries, "only_provable_features_are_declared", "graph_queries"),
+    (QueuedWithoutEvent, "async_add_is_queued_and_its_event_succeeds", "without an event_id"),
+    (QueueWritesTwice, "async_batch_writes_each_item_exactly_once", "for 5 items"),
+    (EventsIgnoreUser, "events_are_bounded_by_user", "another user's event"),
     (AuditFlagWithoutVerb, "only_provable_features_are_declared", "without the audit verb"),
     (DeclaresRateLimitItDoesNotEnforce, "rate_limit_matches_the_declaration", "none was"),
     (RateLimitsWithoutDeclaring, "rate_limit_matches_the_declaration", "no rate_limit"),
@@ -177,7 +184,9 @@ class EnforcesItsRateLimit(InMemoryProvider):
 
 @pytest.mark.parametrize("check_name", sorted({name for _, name, _ in DEFECTS}))
 async def test_reference_passes_the_checks_that_catch_defects(check_name: str) -> None:
-    result = await run_one(CHECKS[check_name], InMemoryProvider)
+    check = CHECKS[check_name]
+    queued = "feature:async_ingest" in check.requires
+    result = await run_one(check, QueuedAddsReference if queued else InMemoryProvider)
     assert result.outcome is Outcome.PASSED, result.message
 
 

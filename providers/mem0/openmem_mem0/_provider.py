@@ -15,6 +15,7 @@ import asyncio
 import builtins
 import importlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -29,14 +30,16 @@ from openmem.errors import (
     ProviderError,
     ProviderUnavailableError,
     RateLimitedError,
+    UnsupportedCapabilityError,
 )
-from openmem.models import MemoryInput, MemoryRecord
+from openmem.models import IngestEvent, MemoryInput, MemoryRecord
 from openmem.offload import Offloader
 from openmem.provider import Caller
 from openmem.translation import RawMemory, TranslatingProvider, user_key
 from openmem.translation.backend import AddInput
 from openmem_mem0._backend import Mem0Backend
 from openmem_mem0._env import prepare_mem0_environment
+from openmem_mem0._events import event_owner, ingest_event
 from openmem_mem0._options import Mem0Options
 
 __all__ = ["REF_KEY", "Mem0Provider", "is_uuid"]
@@ -110,7 +113,8 @@ class Mem0Provider(TranslatingProvider[Mem0Options, Mem0Backend]):
             await offload.run(backend.search, "_:_warmup", "warm up", 1, 0.0)
 
     def extra_features(self) -> dict[str, Any]:
-        return {"async_ingestion": self._platform and self.options.async_mode}
+        queues = self._platform and self.options.async_mode
+        return {"async_ingestion": queues, "async_ingest": queues}
 
     def map_error(self, exc: Exception) -> OMPError:
         return _mapped(exc)
@@ -206,6 +210,28 @@ class Mem0Provider(TranslatingProvider[Mem0Options, Mem0Backend]):
         )
         data["x-mem0"] = {"event_id": event.get("event_id"), "status": event.get("status")}
         return MemoryRecord.model_validate(data)
+
+    async def enqueue_add(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        """Platform adds are queued by the platform itself: one event per memory."""
+        if not (self._platform and self.options.async_mode):
+            raise UnsupportedCapabilityError("async_ingest is not supported", provider=self.name)
+        records = [await self.add(caller, item) for item in items]
+        return [
+            r.model_copy(update={"event_id": r.id}) if r.status == "queued" else r for r in records
+        ]
+
+    async def get_event(self, caller: Caller, event_id: str) -> IngestEvent:
+        """The platform's event, if it is an add of this caller's."""
+        missing = NotFoundError(f"no event {event_id!r} for this user", provider=self.name)
+        if not (self._platform and event_id.startswith(_PENDING_PREFIX)):
+            raise missing
+        platform_id = event_id.removeprefix(_PENDING_PREFIX)
+        raw = await self._call(lambda backend: backend.event(platform_id))  # type: ignore[attr-defined]
+        if raw is None or event_owner(raw) != (caller.namespace, caller.user_id):
+            raise missing
+        return ingest_event(event_id, caller.user_id, raw)
 
     async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
         if self._platform and memory_id.startswith(_PENDING_PREFIX):

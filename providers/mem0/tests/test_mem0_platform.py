@@ -162,3 +162,27 @@ async def test_identity_travels_in_filters_on_reads(
     # The fake answers 400 when user_id is sent top level on a read, as the v3 API does.
     assert len((await synchronous.list(ALICE, ListQuery())).items) == 1
     assert ("POST", "/v3/memories/") in fake.requests
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "async_add_is_queued_and_its_event_succeeds",
+        "async_batch_writes_each_item_exactly_once",
+        "events_are_bounded_by_user",
+    ],
+)
+async def test_the_platform_passes_the_async_ingest_conformance_group(
+    fake: Mem0PlatformFake, tmp_path: Path, name: str
+) -> None:
+    from openmem_conformance.harness import run_check
+    from openmem_conformance.registry import CHECKS
+
+    provider = Mem0Provider(
+        mode="platform",
+        api_key=fake.api_key,
+        data_dir=str(tmp_path),
+        ingest_poll_interval=0.01,
+        transport=fake.transport,
+    )
+    await run_check(CHECKS[name], provider)
