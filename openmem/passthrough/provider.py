@@ -21,6 +21,7 @@ from openmem.models import (
     Capabilities,
     ContextBlock,
     ContextQuery,
+    IngestEvent,
     ListQuery,
     MemoryInput,
     MemoryKey,
@@ -33,6 +34,7 @@ from openmem.models import (
 from openmem.passthrough.compat import checked_scores, read, unwrap
 from openmem.passthrough.exchange import Exchange, read_json
 from openmem.passthrough.options import PassthroughOptions
+from openmem.passthrough.queued import enqueue, fetch_event
 from openmem.provider import Caller, Provider
 
 __all__ = ["PassthroughProvider"]
@@ -115,6 +117,7 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             ("idempotency", "idempotency-key"),
             ("metadata_filters", "search:post"),
             ("client_keys", "memories:by-key"),
+            ("async_ingest", "async-mode"),
         ):
             if extension not in self._extensions:
                 features[feature] = False
@@ -214,6 +217,16 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         if not isinstance(raw, builtins.list):
             raise ProviderError("malformed batch answer from the OMP server", provider=self.name)
         return [read(MemoryRecord, record) for record in raw]
+
+    async def enqueue_add(
+        self, caller: Caller, items: Sequence[MemoryInput]
+    ) -> builtins.list[MemoryRecord]:
+        """``POST /memories?async_mode=true`` (202): queued on the server (spec §6.11)."""
+        return await enqueue(self._exchange, caller, items, provider=self.name)
+
+    async def get_event(self, caller: Caller, event_id: str) -> IngestEvent:
+        """``GET /events/{id}``: the server's ingestion event."""
+        return await fetch_event(self._exchange, caller, event_id)
 
     async def get(self, caller: Caller, memory_id: str) -> MemoryRecord:
         """``GET /memories/{id}`` with ``X-User-Id``."""

@@ -12,7 +12,7 @@ from openmem_postgres import PostgresProvider
 
 from openmem.server import ServerSettings, create_app
 
-from .conftest import serve_asgi
+from .conftest import live_server, serve_asgi
 
 
 @pytest.fixture
@@ -119,3 +119,27 @@ async def test_only_an_unrestricted_key_manages_webhooks(authed: Any) -> None:
     answer = await authed.client.get("/webhooks", headers=narrow)
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "scope_denied"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "async_add_is_queued_and_its_event_succeeds",
+        "async_batch_writes_each_item_exactly_once",
+        "events_are_bounded_by_user",
+    ],
+)
+async def test_passthrough_to_a_postgres_server_passes_the_async_ingest_group(
+    postgres_url: str, pg_namespace: str, name: str
+) -> None:
+    from openmem_conformance.harness import run_check
+    from openmem_conformance.registry import CHECKS
+
+    from openmem.passthrough import PassthroughProvider
+
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_url, pool_max_size=3, ingest_poll_interval=0.05
+    )
+    app = create_app(ServerSettings(auth=False, namespace=pg_namespace), provider=provider)
+    with live_server(app) as server:
+        await run_check(CHECKS[name], PassthroughProvider(base_url=server.url))
