@@ -204,8 +204,12 @@ def percentile(samples: Sequence[float], q: float) -> float:
 
 async def run_at(
     concurrency: int, ops: list[Callable[[], Awaitable[Any]]]
-) -> tuple[float, int, list[float]]:
-    """``ops`` with ``concurrency`` in flight: (ops/s, errors, loop lags in ms)."""
+) -> tuple[float, int, list[float], float]:
+    """``ops`` with ``concurrency`` in flight: (ops/s, errors, loop lags in ms, CPU ms per op).
+
+    The CPU is this process's (``time.process_time``), so it is the SDK's own cost per call
+    whatever else the machine runs.
+    """
     queue = list(reversed(ops))
     errors: list[str] = []
 
@@ -218,12 +222,12 @@ async def run_at(
                 errors.append(repr(exc))
 
     with Ticker() as ticker:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     if errors:
         print(f"{len(errors)} errors, first: {errors[0]}", file=sys.stderr)
-    return len(ops) / elapsed, len(errors), ticker.lags
+    return len(ops) / elapsed, len(errors), ticker.lags, cpu * 1000 / max(1, len(ops))
 
 
 async def throughput(sdk: Sdk, job: dict[str, Any]) -> dict[str, Any]:
@@ -241,10 +245,10 @@ async def throughput(sdk: Sdk, job: dict[str, Any]) -> dict[str, Any]:
         def search(i: int, prefix: str = prefix) -> Callable[[], Awaitable[Any]]:
             return lambda: sdk.search(queries[i % len(queries)], f"{prefix}{i % users}", 10)
 
-        add_ops, add_errors, add_lags = await run_at(
+        add_ops, add_errors, add_lags, add_cpu = await run_at(
             concurrency, [add(i) for i in range(len(texts))]
         )
-        search_ops, search_errors, search_lags = await run_at(
+        search_ops, search_errors, search_lags, search_cpu = await run_at(
             concurrency, [search(i) for i in range(len(texts))]
         )
         out[str(concurrency)] = {
@@ -255,6 +259,8 @@ async def throughput(sdk: Sdk, job: dict[str, Any]) -> dict[str, Any]:
             "add_lag_p99_ms": round(percentile(add_lags, 99), 2),
             "search_lag_p50_ms": round(percentile(search_lags, 50), 2),
             "search_lag_p99_ms": round(percentile(search_lags, 99), 2),
+            "add_cpu_ms": round(add_cpu, 3),
+            "search_cpu_ms": round(search_cpu, 3),
         }
     return out
 
@@ -265,7 +271,7 @@ async def one_user_scale(sdk: Sdk, job: dict[str, Any]) -> dict[str, Any]:
     dim = job["dim"]
     user = "scale-one"
     ops = [lambda t=t: sdk.add(t, user) for t in texts]
-    _, errors, _ = await run_at(32, ops)
+    _, errors, _, _ = await run_at(32, ops)
     stored = feature_vectors(texts, dim)
     latencies, recalls = [], []
     for query in job["scale_queries"]:

@@ -4,8 +4,8 @@
 so each call is a span ``openmem.<verb>`` in the current context: under the server's request
 span when the server was instrumented, and above the asyncpg or httpx spans of the call when
 those libraries are (``instrument_libraries()``; ``openmem serve`` does both). Spans go to the
-application's tracer provider (configure an SDK and exporter as usual); without one they cost
-next to nothing. Without OpenTelemetry installed nothing is wrapped.
+application's tracer provider (configure an SDK and exporter as usual); without one a verb
+makes no span at all. Without OpenTelemetry installed nothing is wrapped.
 
 Attributes: ``openmem.provider``, ``openmem.verb``, ``openmem.namespace``,
 ``openmem.user_hash`` (SHA-256 of the user id, first 16 hex digits: never the id itself),
@@ -107,11 +107,15 @@ def trace_verbs(provider: P) -> P:
 def _traced(
     tracer: Any, provider: Provider[Any], verb: str, method: Callable[..., Awaitable[Any]]
 ) -> Callable[..., Awaitable[Any]]:
-    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from opentelemetry import trace
+    from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
 
     @functools.wraps(method)
     async def traced(caller: Caller, *args: Any, **kwargs: Any) -> Any:
-        if _IN_VERB.get():
+        # No SDK configured (the API's proxy provider): a span would record nothing, and
+        # making one costs about a tenth of a search's Python time. Checked per call, so a
+        # provider configured later is honoured from its first call on.
+        if _IN_VERB.get() or isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
             return await method(caller, *args, **kwargs)
         attributes = {
             "openmem.provider": str(getattr(provider, "name", type(provider).__name__)),

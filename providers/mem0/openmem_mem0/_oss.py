@@ -7,7 +7,9 @@ and home directory at import.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -87,13 +89,16 @@ class Mem0OSSBackend(MemoryObjectBackend):
         memory.embedding_model = OpenmemEmbedding(self._embedder, self._loop)
         self._memory = memory
         # Create both collections now, once: mem0 creates them lazily and unlocked, and
-        # concurrent first writes race on pgvector (peers.md §0, bug 3).
-        store = memory.vector_store
-        if hasattr(store, "_ensure_collection"):
-            store._ensure_collection()
-        entities = memory.entity_store
-        if hasattr(entities, "_ensure_collection"):
-            entities._ensure_collection()
+        # concurrent first writes race on pgvector (peers.md §0, bug 3). Processes opening
+        # one fresh store at once take turns (``_schema_lock``): two concurrent
+        # ``CREATE ... IF NOT EXISTS`` can both miss the other's row and fail on the catalog.
+        with _schema_lock(self.options.url if self._pool is not None else None):
+            store = memory.vector_store
+            if hasattr(store, "_ensure_collection"):
+                store._ensure_collection()
+            entities = memory.entity_store
+            if hasattr(entities, "_ensure_collection"):
+                entities._ensure_collection()
 
     def _vector_store_config(self, data_dir: Path) -> dict[str, Any]:
         common = {
@@ -156,6 +161,32 @@ class Mem0OSSBackend(MemoryObjectBackend):
         return list(self.memory.history(memory_id))
 
 
+# A session advisory lock of this adapter: schema changes of every mem0 store in one database
+# take turns (they are rare, and CREATE EXTENSION is database-wide anyway).
+_SCHEMA_LOCK_KEY = 0x6F6D2D6D656D30  # "om-mem0"
+
+
+@contextlib.contextmanager
+def _schema_lock(url: str | None) -> Iterator[Any]:
+    """Hold the adapter's advisory lock on a connection of its own (``None``: no database).
+
+    The lock is a session lock on an autocommit connection, so it spans the statements mem0
+    sends on its own pooled connections; closing the connection releases it in any case.
+    """
+    if url is None:
+        yield None
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK_KEY,))
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(psycopg.Error):  # closing the session releases it too
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_KEY,))
+
+
 def _iterative_scan_pool(url: str, size: int) -> Any:
     """A psycopg pool whose connections filter inside HNSW scans (pgvector >= 0.8).
 
@@ -165,8 +196,9 @@ def _iterative_scan_pool(url: str, size: int) -> Any:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    with _schema_lock(url) as conn:
+        if conn is not None:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
     def configure(conn: Any) -> None:
         try:

@@ -6,8 +6,10 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio.to_thread
+import asyncpg
 import pytest
 from openmem_mem0 import Mem0Provider
 
@@ -62,3 +64,48 @@ async def test_search_returns_full_pages_for_every_user(provider: Mem0Provider) 
                 provider.backend.search, user_key(caller), "likes topic", 10, 0.0
             )
             assert len(raw) == 10, caller.user_id
+
+
+async def test_five_providers_opening_one_fresh_database_at_once_all_work(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Concurrent opens of one store in a database without ``vector`` never fail.
+
+    mem0 sends ``CREATE EXTENSION IF NOT EXISTS`` and ``CREATE TABLE IF NOT EXISTS`` unlocked;
+    run at once, two of them can both miss the other's catalog row and fail with a unique
+    violation (62 of 600 adds failed before the adapter took an advisory lock around them).
+    """
+    name = f"m0fresh_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
+    providers = [
+        Mem0Provider(
+            embedder="hashing",
+            vector_store="pgvector",
+            url=url,
+            collection="shared",
+            data_dir=str(tmp_path / f"p{i}"),
+            embedder_dim=64,
+        )
+        for i in range(5)
+    ]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(p.open() for p in providers)), 120)
+        adds = [
+            p.add(Caller("ns", f"u{i}"), MemoryInput(content=f"fact {i} {j}", user_id=f"u{i}"))
+            for i, p in enumerate(providers)
+            for j in range(10)
+        ]
+        records = await asyncio.wait_for(asyncio.gather(*adds), 120)
+        assert len({r.id for r in records}) == 50
+    finally:
+        await asyncio.gather(*(p.close() for p in providers), return_exceptions=True)
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

@@ -58,6 +58,11 @@ class PostgresOptions(EmbedderOptions):
     tenth of 11k rows: 100 gave recall@10 0.94, 200 gave 0.96; at 400 the planner, seeing
     the dearer index scan, answers that user exactly and faster (benchmarks/postgres_scale.py;
     recall through the index at 400: 0.99)."""
+    exact_search_max_rows: int = Field(default=1000, ge=0, le=1_000_000)
+    """A user owning at most this many memories is searched exactly (every one of its rows
+    compared, through the B-tree on the user), a larger one through the HNSW index. The
+    statement counts (up to this bound) and picks its branch itself, so one generic plan
+    serves every user and searches are not planned one by one."""
     iterative_scan: Literal["relaxed_order", "strict_order"] = "relaxed_order"
     """pgvector iterative index scans, so a user filter never empties an ANN result."""
     text_search_config: Literal["english", "simple"] = "english"

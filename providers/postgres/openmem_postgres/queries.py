@@ -49,8 +49,10 @@ class Statements:
         index_type: str,
         ts_config: str,
         durable_read_audit: bool = False,
+        exact_search_max_rows: int = 1000,
     ) -> None:
         self.schema = schema
+        self.exact_search_max_rows = exact_search_max_rows
         # The audit row of a read commits without waiting for the WAL flush (set_config
         # with is_local = true lasts only for this statement's transaction): a read must
         # not cost an fsync. Writes, and their audit rows, stay fully durable.
@@ -65,6 +67,9 @@ class Statements:
         self.vector_expr = f"embedding::{index_type}({dim})"
         # The parameter is bound as ``vector`` (the binary codec is registered for it only).
         self.query_cast = f"::vector::{index_type}({dim})"
+        # Exact distance on the stored column: an expression no vector index matches, so even
+        # a cached generic plan reads the user's rows through the B-tree.
+        self.exact_expr = "embedding"
         s = schema
         audit = _AUDIT_INSERT.format(s=s)
         record_cols = RECORD_COLUMNS
@@ -238,6 +243,42 @@ SELECT {RECORD_COLUMNS} FROM m"""
             " WHERE namespace = $1 AND user_id = $2 AND supersedes <> '{}')"
         )
 
+    def user_size_cte(self) -> str:
+        """``size``: whether the caller owns at most ``exact_search_max_rows`` memories.
+
+        Counted through the B-tree and stopped one past the bound, so it costs at most that
+        many index entries (and nothing like that for the usual small user).
+        """
+        bound = self.exact_search_max_rows
+        return (
+            f"size AS MATERIALIZED (SELECT count(*) <= {bound} AS small FROM (SELECT 1 FROM"
+            f" {self.schema}.memories WHERE namespace = $1 AND user_id = $2 LIMIT {bound + 1}) n)"
+        )
+
+    def nearest_ctes(
+        self, name: str, columns: str, base: str, vector_param: str, depth: str
+    ) -> list[str]:
+        """CTEs ending in ``name``: the ``depth`` nearest rows (``columns`` and ``dist``).
+
+        A small user (``size``) is answered exactly from its own rows, a large one through the
+        model's HNSW index; the branch not taken is cut by a one-time filter before it reads
+        anything. The choice is made in the statement, so its plan is the same for every user
+        and the server can reuse a generic plan instead of planning every search.
+        """
+        s = self.schema
+        of_model = f"{base} AND embedding_model = {self.model_literal}"
+        exact = f"{self.exact_expr} <=> {vector_param}::vector"
+        ann = f"{self.vector_expr} <=> {vector_param}{self.query_cast}"
+        return [
+            f"{name}_exact AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
+            f" FROM {s}.memories WHERE {of_model} AND (SELECT small FROM size)"
+            f" ORDER BY dist LIMIT {depth})",
+            f"{name}_ann AS MATERIALIZED (SELECT {columns}, ({ann}) AS dist"
+            f" FROM {s}.memories WHERE {of_model} AND NOT (SELECT small FROM size)"
+            f" ORDER BY {ann} LIMIT {depth})",
+            f"{name} AS (SELECT * FROM {name}_exact UNION ALL SELECT * FROM {name}_ann)",
+        ]
+
     def search(
         self,
         p: Params,
@@ -262,17 +303,15 @@ SELECT {RECORD_COLUMNS} FROM m"""
         if active_only:
             ctes.append(self.superseded_cte())
         base = f"namespace = $1 AND user_id = $2{filters}"
-        vec = f"{self.vector_expr} <=> {vector_param}{self.query_cast}"
         tsq = (
             f"(SELECT replace(plainto_tsquery({self.ts_config}, {text_param})::text,"
             " ' & ', ' | ')::tsquery AS tsq) q"
         )
+        if vector_param is not None:
+            ctes.append(self.user_size_cte())
         if mode == "semantic":
-            ctes.append(
-                f"cand AS MATERIALIZED (SELECT {RECORD_COLUMNS}, ({vec}) AS dist"
-                f" FROM {s}.memories WHERE {base} AND embedding_model = {self.model_literal}"
-                f" ORDER BY {vec} LIMIT {depth})"
-            )
+            assert vector_param is not None
+            ctes += self.nearest_ctes("cand", RECORD_COLUMNS, base, vector_param, depth)
             ctes.append(
                 "hits AS (SELECT * FROM (SELECT cand.*,"
                 " greatest(0.0, least(1.0, 1.0 - dist))::float8 AS score FROM cand) c"
@@ -290,11 +329,11 @@ SELECT {RECORD_COLUMNS} FROM m"""
                 f" ORDER BY score DESC, id LIMIT {limit})"
             )
         else:
+            assert vector_param is not None
+            ctes += self.nearest_ctes("near", "id", base, vector_param, depth)
             ctes.append(
                 "sem AS MATERIALIZED (SELECT id, row_number() OVER (ORDER BY dist + 0, id) AS r"
-                f" FROM (SELECT id, ({vec}) AS dist FROM {s}.memories"
-                f" WHERE {base} AND embedding_model = {self.model_literal}"
-                f" ORDER BY {vec} LIMIT {depth}) v)"
+                " FROM near)"
             )
             ctes.append(
                 "kw AS MATERIALIZED (SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r"

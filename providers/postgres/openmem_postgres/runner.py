@@ -52,6 +52,11 @@ class PooledRunner:
         self._acquire_timeout = acquire_timeout
         self._release_timeout = release_timeout
         self._releases: set[asyncio.Task[None]] = set()
+        # Connections this runner has out (acquired, not yet back): below the pool's size a
+        # connection is free or can be opened, so acquiring needs no timer. Counted here
+        # because asking the pool (``get_idle_size``) walks every connection each call.
+        self._out = 0
+        self._size = pool.get_max_size()
 
     @property
     def pending_releases(self) -> int:
@@ -61,17 +66,22 @@ class PooledRunner:
     async def run(self, op: Callable[[Connection], Awaitable[T]]) -> T:
         """``op`` on a pooled connection, with driver errors mapped to openmem errors."""
         with map_driver_errors():
+            self._out += 1
             try:
-                if self.pool.get_idle_size() > 0:
-                    # A free connection is handed over without waiting: no timer to arm.
+                if self._out <= self._size:
+                    # A connection is free or can be opened: no timer to arm.
                     conn = await self.pool.acquire()
                 else:
                     conn = await self.pool.acquire(timeout=self._acquire_timeout)
             except TimeoutError as exc:
+                self._out -= 1
                 raise ProviderSaturatedError(
                     f"no database connection free within {self._acquire_timeout:g} s",
                     provider=PROVIDER,
                 ) from exc
+            except BaseException:
+                self._out -= 1
+                raise
             try:
                 result = await op(conn)
             except BaseException as exc:
@@ -91,6 +101,8 @@ class PooledRunner:
                 await self.pool.release(conn, timeout=self._release_timeout)
             except Exception as exc:  # asyncpg terminated the connection; the result stands
                 _log.warning("discarded a database connection after a failed release: %r", exc)
+            finally:
+                self._out -= 1
             return result
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -129,6 +141,8 @@ class PooledRunner:
             _log.warning("discarded a database connection after a failed release: %r", exc)
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
+        finally:
+            self._out -= 1
 
     async def wait_released(self, grace: float) -> None:
         """Wait until every background release has finished, at most ``grace`` seconds."""

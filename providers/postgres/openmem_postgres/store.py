@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ulid import ULID
-
 from openmem.embedders import Embedder
 from openmem.errors import NotFoundError
 from openmem_postgres.embedding import embed_checked
 from openmem_postgres.group_commit import AddGroups
+from openmem_postgres.ids import ulid_text
 from openmem_postgres.options import PostgresOptions
 from openmem_postgres.queries import Statements
 from openmem_postgres.runner import PROVIDER, PooledRunner
@@ -25,12 +24,12 @@ __all__ = ["OpenStore", "audit_id", "memory_id"]
 
 def audit_id() -> str:
     """A fresh audit entry id (``aud_`` + ULID, so ids sort by time)."""
-    return f"aud_{ULID()}"
+    return f"aud_{ulid_text()}"
 
 
 def memory_id() -> str:
     """A fresh memory id (``mem_`` + ULID)."""
-    return f"mem_{ULID()}"
+    return f"mem_{ulid_text()}"
 
 
 @dataclass

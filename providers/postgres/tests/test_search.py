@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -184,10 +186,94 @@ async def test_context_fits_the_budget_and_cites_memories(
     assert f"[{block.citations[0].memory_id}]" in block.text
 
 
+@pytest.fixture
+async def ann_provider(postgres_url: str) -> AsyncIterator[PostgresProvider]:
+    """A provider that searches every user holding more than 5 memories through HNSW."""
+    prov = PostgresProvider(
+        embedder="hashing", url=postgres_url, pool_max_size=2, exact_search_max_rows=5
+    )
+    await prov.open()
+    try:
+        yield prov
+    finally:
+        await prov.close()
+
+
+async def test_a_small_user_is_searched_exactly_and_a_large_one_through_the_index(
+    provider: PostgresProvider, ann_provider: PostgresProvider, caller: Caller
+) -> None:
+    """Both branches of the search statement rank the same memories the same way."""
+    await provider.add_many(
+        caller, [item(f"note {i} about {'gardens' if i % 3 else 'boats'} {i}") for i in range(12)]
+    )
+    for mode in ("semantic", "hybrid"):
+        query = SearchQuery(query="gardens note", mode=mode, limit=8)
+        exact = await provider.search(caller, query)  # 12 memories <= 1,000: exact
+        ann = await ann_provider.search(caller, query)  # 12 > 5: through HNSW
+        assert [h.memory.id for h in exact] == [h.memory.id for h in ann], mode
+        assert [h.score for h in exact] == pytest.approx([h.score for h in ann], abs=1e-6)
+
+    for prov, used, unused in ((provider, "exact", "ann"), (ann_provider, "ann", "exact")):
+        sql, args = await _captured_search(prov, caller, "gardens")
+
+        async def plan(conn: Connection, sql: str = sql, args: tuple[Any, ...] = args) -> None:
+            async with conn.transaction():
+                text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+                raise _RolledBack(str(text))
+
+        with pytest.raises(_RolledBack) as done:
+            await prov.runner.run(plan)
+        nodes = _ctes_run(json.loads(done.value.args[0]))
+        assert nodes[f"cand_{used}"], nodes
+        assert not nodes[f"cand_{unused}"], nodes
+
+
+class _RolledBack(Exception):
+    """Carries an EXPLAIN ANALYZE out of a transaction that must not commit its audit row."""
+
+
+async def _captured_search(
+    prov: PostgresProvider, caller: Caller, text: str
+) -> tuple[str, tuple[Any, ...]]:
+    captured: list[tuple[str, tuple[Any, ...]]] = []
+    original = prov.runner.fetch
+
+    async def capture(sql: str, *args: Any) -> Any:
+        captured.append((sql, args))
+        return await original(sql, *args)
+
+    prov.runner.fetch = capture  # type: ignore[method-assign]
+    try:
+        await prov.search(caller, SearchQuery(query=text, mode="semantic", limit=5))
+    finally:
+        del prov.runner.fetch
+    sql, args = captured[-1]
+    # A fresh audit id: the captured one is taken by the search that was just made.
+    return sql, tuple(
+        f"aud_plan_{i}" if str(a).startswith("aud_") else a for i, a in enumerate(args)
+    )
+
+
+def _ctes_run(plan: Any) -> dict[str, bool]:
+    """Whether each CTE of an EXPLAIN ANALYZE (JSON) plan produced any row."""
+    found: dict[str, bool] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("Parent Relationship") == "InitPlan" and "Subplan Name" in node:
+            name = node["Subplan Name"].removeprefix("CTE ")
+            found[name] = node.get("Actual Rows", 0) > 0
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return found
+
+
 async def test_a_selective_user_filter_still_fills_the_ann_result(
-    provider: PostgresProvider, pg_namespace: str, monkeypatch: pytest.MonkeyPatch
+    ann_provider: PostgresProvider, pg_namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With iterative index scans, a user owning 0.5% of the rows still gets ``limit`` hits."""
+    provider = ann_provider  # the needle's 10 memories are past its exact-search bound
     for batch in range(20):
         crowd = Caller(pg_namespace, f"crowd-{batch}")
         await provider.add_many(
@@ -217,8 +303,8 @@ async def test_a_selective_user_filter_still_fills_the_ann_result(
     hits = await provider.search(me, SearchQuery(query="gardens", mode="semantic", limit=10))
     assert len(hits) == 10
     assert {h.memory.user_id for h in hits} == {"needle"}
-    # The planner may answer a user this small exactly (B-tree + sort); force the HNSW index
-    # to prove that the iterative scan fills the result through it as well.
+    # The planner may still read the index branch of a user this small through the B-tree
+    # (and sort); force the HNSW index to prove that the iterative scan fills the result.
     sql, args = captured[-1]
     fresh = tuple(f"aud_forced_{i}" if str(a).startswith("aud_") else a for i, a in enumerate(args))
 
