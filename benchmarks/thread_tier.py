@@ -73,31 +73,68 @@ class Ticker:
         return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3, 3)
 
 
+async def at_concurrency(
+    n: int, concurrency: int, call: Callable[[int], Awaitable[Any]]
+) -> tuple[list[Any], float]:
+    """``call(0..n-1)`` with at most ``concurrency`` in flight: (results or errors, seconds)."""
+    results: list[Any] = [None] * n
+    next_index = iter(range(n))
+
+    async def worker() -> None:
+        for i in next_index:
+            try:
+                results[i] = await call(i)
+            except Exception as exc:
+                results[i] = exc
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
+    return results, time.perf_counter() - t0
+
+
 async def measure(
     n: int,
     add: Callable[[int], Awaitable[Any]],
     search: Callable[[int], Awaitable[Any]],
     count_stored: Callable[[list[Any]], Awaitable[int]],
+    concurrency: int | None = None,
 ) -> dict[str, Any]:
-    """Run N adds then N searches concurrently under a ticker; count errors and losses."""
+    """N adds then N searches under a ticker; count errors and losses.
+
+    ``concurrency`` None: every call of a phase at once; else at most that many in flight,
+    and each verb's own throughput is reported too.
+    """
     with Ticker() as ticker:
         t0 = time.perf_counter()
-        added = await asyncio.gather(*(add(i) for i in range(n)), return_exceptions=True)
-        searched = await asyncio.gather(*(search(i) for i in range(n)), return_exceptions=True)
+        if concurrency is None:
+            added = await asyncio.gather(*(add(i) for i in range(n)), return_exceptions=True)
+            searched = await asyncio.gather(*(search(i) for i in range(n)), return_exceptions=True)
+            add_s = search_s = None
+        else:
+            added, add_s = await at_concurrency(n, concurrency, add)
+            searched, search_s = await at_concurrency(n, concurrency, search)
         elapsed = time.perf_counter() - t0
     ok = [a for a in added if not isinstance(a, BaseException)]
     errors = sum(isinstance(r, BaseException) for r in [*added, *searched])
     stored = await count_stored(ok)
-    return {
+    result = {
         "errors": errors,
         "lost": len(ok) - stored,
         "ops_per_s": round(2 * n / elapsed, 1),
         "loop_lag_p99_ms": ticker.p99_ms(),
     }
+    if add_s is not None and search_s is not None:
+        result["add_ops_per_s"] = round(n / add_s, 1)
+        result["search_ops_per_s"] = round(n / search_s, 1)
+    return result
 
 
 async def run_openmem(
-    n: int, store: dict[str, Any], dim: int, max_workers: int | None = None
+    n: int,
+    store: dict[str, Any],
+    dim: int,
+    max_workers: int | None = None,
+    concurrency: int | None = None,
 ) -> dict[str, Any]:
     from openmem_mem0 import Mem0Provider
 
@@ -128,7 +165,7 @@ async def run_openmem(
                         break
             return len(wanted & found)
 
-        return await measure(n, add, search, count_stored)
+        return await measure(n, add, search, count_stored, concurrency)
 
 
 def mem0_config(store: dict[str, Any], dim: int, data_dir: Path) -> dict[str, Any]:
@@ -162,7 +199,9 @@ def mem0_config(store: dict[str, Any], dim: int, data_dir: Path) -> dict[str, An
     }
 
 
-async def run_mem0_async(n: int, store: dict[str, Any], dim: int) -> dict[str, Any]:
+async def run_mem0_async(
+    n: int, store: dict[str, Any], dim: int, concurrency: int | None = None
+) -> dict[str, Any]:
     from mem0 import AsyncMemory
     from openmem_mem0._oss import OpenmemEmbedding
 
@@ -195,7 +234,7 @@ async def run_mem0_async(n: int, store: dict[str, Any], dim: int) -> dict[str, A
         return len(set(ids) & found)
 
     try:
-        return await measure(n, add, search, count_stored)
+        return await measure(n, add, search, count_stored, concurrency)
     finally:
         memory.close()
         client = getattr(memory.vector_store, "client", None)
@@ -218,9 +257,15 @@ async def idle_lag_p99_ms(seconds: float = 2.0) -> float:
 
 
 def one_run(
-    n: int, store_kind: str, url: str | None, dim: int, max_workers: int | None = None
+    n: int,
+    store_kind: str,
+    url: str | None,
+    dim: int,
+    max_workers: int | None = None,
+    concurrency: int | None = None,
+    mem0_first: bool = False,
 ) -> dict[str, Any]:
-    """Both sides once, in one process, each on a fresh store."""
+    """Both sides once, in one process, each on a fresh store (in either order)."""
     with tempfile.TemporaryDirectory() as tmp:
         suffix = os.urandom(3).hex()
         ours: dict[str, Any] = {
@@ -235,8 +280,11 @@ def one_run(
         os.environ["MEM0_TELEMETRY"] = "False"
 
         async def both() -> dict[str, Any]:
-            openmem_result = await run_openmem(n, ours, dim, max_workers)
-            mem0_result = await run_mem0_async(n, theirs, dim)
+            if mem0_first:
+                mem0_result = await run_mem0_async(n, theirs, dim, concurrency)
+            openmem_result = await run_openmem(n, ours, dim, max_workers, concurrency)
+            if not mem0_first:
+                mem0_result = await run_mem0_async(n, theirs, dim, concurrency)
             return {"openmem": openmem_result, "mem0_async": mem0_result}
 
         return asyncio.run(both())
@@ -252,6 +300,11 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--max-workers", type=int, help="openmem-mem0 worker threads (pgvector)")
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="calls in flight per phase (default: all N at once); reports each verb's ops/s",
+    )
+    parser.add_argument(
         "--switch-interval",
         type=float,
         help="sys.setswitchinterval() for the run (CPython's default is 0.005 s)",
@@ -264,24 +317,46 @@ def main() -> None:
     logging.disable(logging.WARNING)  # mem0 warns about spaCy/fastembed on every call
     warnings.simplefilter("ignore")
     if args.quick:
-        result = one_run(args.n, args.store, args.url, args.dim, args.max_workers)
+        result = one_run(args.n, args.store, args.url, args.dim, args.max_workers, args.concurrency)
         print(json.dumps(result))
         return
     runs = []
-    for _ in range(args.runs):
-        run = one_run(args.n, args.store, args.url, args.dim, args.max_workers)
+    for r in range(args.runs):
+        # The order alternates, so neither side always runs on the warmer (or busier) machine.
+        run = one_run(
+            args.n,
+            args.store,
+            args.url,
+            args.dim,
+            args.max_workers,
+            args.concurrency,
+            mem0_first=r % 2 == 1,
+        )
         run["idle_loop_lag_p99_ms"] = asyncio.run(idle_lag_p99_ms())
         runs.append(run)
-    summary = {
-        side: {
-            key: statistics.median(run[side][key] for run in runs)
-            for key in ("errors", "lost", "ops_per_s", "loop_lag_p99_ms")
-        }
+    keys = ["errors", "lost", "ops_per_s", "loop_lag_p99_ms"]
+    if args.concurrency:
+        keys += ["add_ops_per_s", "search_ops_per_s"]
+    summary: dict[str, Any] = {
+        side: {key: statistics.median(run[side][key] for run in runs) for key in keys}
         for side in ("openmem", "mem0_async")
     }
+    if args.concurrency:
+        # Ratios per run (the sides ran back to back), then their median.
+        summary["openmem_vs_mem0"] = {
+            verb: round(
+                statistics.median(
+                    run["openmem"][f"{verb}_ops_per_s"] / run["mem0_async"][f"{verb}_ops_per_s"]
+                    for run in runs
+                ),
+                2,
+            )
+            for verb in ("add", "search")
+        }
     report = {
         "benchmark": "thread_tier",
         "n": args.n,
+        "concurrency": args.concurrency,
         "store": args.store,
         "embedder": f"hashing-{args.dim}",
         "python": sys.version.split()[0],
@@ -295,19 +370,31 @@ def main() -> None:
     stem = "thread_tier" if args.store == "qdrant" else f"thread_tier_{args.store}"
     if args.switch_interval:
         stem += f"_switch{args.switch_interval * 1e3:g}ms"
+    if args.concurrency:
+        stem += f"_c{args.concurrency}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    in_flight = f"at most {args.concurrency} in flight" if args.concurrency else "all at once"
     lines = [
-        f"# thread tier: {args.n} concurrent adds then {args.n} concurrent searches "
+        f"# thread tier: {args.n} adds then {args.n} searches, {in_flight} "
         f"({args.store}, hashing-{args.dim}, {report['machine']}; median of {args.runs} runs)",
         "",
-        "| side | errors | lost | ops/s | loop lag p99 (ms) |",
-        "|---|---|---|---|---|",
+        "| side | errors | lost | ops/s | add ops/s | search ops/s | loop lag p99 (ms) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for side in ("openmem", "mem0_async"):
         s = summary[side]
         lines.append(
-            f"| {side} | {s['errors']} | {s['lost']} | {s['ops_per_s']} | {s['loop_lag_p99_ms']} |"
+            f"| {side} | {s['errors']} | {s['lost']} | {s['ops_per_s']} "
+            f"| {s.get('add_ops_per_s', '-')} | {s.get('search_ops_per_s', '-')} "
+            f"| {s['loop_lag_p99_ms']} |"
         )
+    if args.concurrency:
+        ratio = summary["openmem_vs_mem0"]
+        lines += [
+            "",
+            f"openmem-mem0 / mem0 AsyncMemory, median of the per-run ratios: adds "
+            f"{ratio['add']}x, searches {ratio['search']}x (target >= 1).",
+        ]
     idle = statistics.median(run["idle_loop_lag_p99_ms"] for run in runs)
     lines += [
         "",

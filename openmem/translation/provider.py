@@ -325,7 +325,11 @@ class TranslatingProvider(OffloadedProvider[OptionsT, BackendT]):
         def work(backend: BackendT) -> builtins.list[SearchHit]:
             # Ranking, filtering and record building run here, on the worker thread: the
             # event loop only receives the finished hits.
-            top_k = min(max(query.limit * 3, 30), SEARCH_CAP)
+            # Scope, tag and metadata filters are applied here, after the SDK ranked, so
+            # ask for more rows up front when they may drop some; without them only an
+            # inactive or superseded memory is dropped (rare), and the loop below refills.
+            narrowed = query.scope is not None or bool(query.tags) or bool(query.filters)
+            top_k = min(max(query.limit * 3, 30) if narrowed else query.limit, SEARCH_CAP)
             while True:
                 rows = self.search_raw(backend, user, query.query, top_k)
                 hits = filter_hits(

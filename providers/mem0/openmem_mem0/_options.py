@@ -30,6 +30,12 @@ class Mem0Options(TranslationOptions):
 
     data_dir_name: ClassVar[str] = "mem0"
 
+    max_workers: int = Field(default=8, ge=1, le=64)
+    """Worker threads for calls in parallel (pgvector; the embedded stores serialise). Eight,
+    not the translation base's four: a mem0 search is mostly waiting on its four round trips
+    to PostgreSQL, and mem0's own ``AsyncMemory`` runs six at once on two cores
+    (benchmarks/thread_tier.py --concurrency 32)."""
+
     mode: Literal["oss", "platform"] = "oss"
     vector_store: Literal["qdrant", "pgvector", "faiss"] = "qdrant"
     """``qdrant`` and ``faiss`` are embedded (a directory under ``data_dir``, one process at a
