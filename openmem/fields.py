@@ -15,7 +15,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, ValidationError
 
 from openmem.errors import InvalidRequestError
-from openmem.scopes import validate_scope, validate_scope_filter
+from openmem.scopes import (
+    MAX_SCOPE_DEPTH,
+    MAX_SEGMENT_LENGTH,
+    validate_scope,
+    validate_scope_filter,
+)
 
 __all__ = [
     "MAX_CURSOR_LENGTH",
@@ -129,17 +134,45 @@ def check_json(value: Any, where: str, depth: int = 0) -> None:
         raise ValueError(f"{where} must be JSON (got {type(value).__name__})")
 
 
-Identifier = Annotated[str, AfterValidator(_identifier)]
-Content = Annotated[str, AfterValidator(_content)]
-Tag = Annotated[str, AfterValidator(_tag)]
-Scope = Annotated[str, AfterValidator(_scope)]
-ScopeFilter = Annotated[str, AfterValidator(_scope_filter)]
+# What the validators refuse, said in the JSON Schema too (patterns are informative: the
+# validators above stay the rule, so error messages keep naming the field and the reason).
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NO_NUL_PATTERN = r"^[^\x00]*$"
+_SEGMENT_PATTERN = rf"[^/*\s\x00-\x1f\x7f]{{1,{MAX_SEGMENT_LENGTH}}}"
+SCOPE_PATTERN = rf"^{_SEGMENT_PATTERN}(/{_SEGMENT_PATTERN}){{0,{MAX_SCOPE_DEPTH - 1}}}$"
+SCOPE_FILTER_PATTERN = (
+    rf"^({_SEGMENT_PATTERN}|\*)(/({_SEGMENT_PATTERN}|\*)){{0,{MAX_SCOPE_DEPTH - 1}}}$"
+)
+
+
+def _schema(**extra: Any) -> Any:
+    return Field(json_schema_extra=extra)
+
+
+Identifier = Annotated[
+    str,
+    AfterValidator(_identifier),
+    _schema(minLength=1, maxLength=MAX_ID_LENGTH, pattern=NOT_BLANK_PATTERN),
+]
+Content = Annotated[str, AfterValidator(_content), _schema(minLength=1, pattern=NOT_BLANK_PATTERN)]
+Tag = Annotated[
+    str,
+    AfterValidator(_tag),
+    _schema(minLength=1, maxLength=MAX_TAG_LENGTH, pattern=NOT_BLANK_PATTERN),
+]
+Scope = Annotated[str, AfterValidator(_scope), _schema(pattern=SCOPE_PATTERN)]
+ScopeFilter = Annotated[str, AfterValidator(_scope_filter), _schema(pattern=SCOPE_FILTER_PATTERN)]
 UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
-Text = Annotated[str, AfterValidator(_no_nul)]
-QueryText = Annotated[str, AfterValidator(_content), Field(max_length=MAX_QUERY_LENGTH)]
+Text = Annotated[str, AfterValidator(_no_nul), _schema(pattern=NO_NUL_PATTERN)]
+QueryText = Annotated[
+    str,
+    AfterValidator(_content),
+    Field(max_length=MAX_QUERY_LENGTH),
+    _schema(minLength=1, pattern=NOT_BLANK_PATTERN),
+]
 
 
 def validate_identifier(value: object, field: str) -> str:

@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from ulid import ULID
 
 from openmem.errors import InvalidRequestError
@@ -27,6 +34,7 @@ from openmem.fields import (
     MAX_QUERY_LENGTH,
     MAX_TAG_LENGTH,
     MAX_TAGS,
+    NOT_BLANK_PATTERN,
     Confidence,
     Content,
     Identifier,
@@ -117,7 +125,13 @@ class _Record(BaseModel):
 class _Request(BaseModel):
     """Base of what callers send: frozen, only ``x-`` extensions besides the fields."""
 
-    model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        frozen=True,
+        extra="allow",
+        str_strip_whitespace=False,
+        # The schema says what the validator below refuses: extensions are 'x-<name>' only.
+        json_schema_extra={"additionalProperties": False, "patternProperties": {"^x-.": {}}},
+    )
 
     @model_validator(mode="after")
     def _only_x_extensions(self) -> Self:
@@ -357,7 +371,11 @@ class MemoryPatch(_Request):
     ``metadata`` merges key by key (a ``None`` value removes that key); lists are replaced.
     """
 
-    content: Content | None = None
+    # A string or absent: null is refused (content cannot be cleared), and the schema says so.
+    content: Annotated[
+        Content | None,
+        WithJsonSchema({"type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN}),
+    ] = None
     scope: Scope | None = None
     tags: Tags | None = None
     source: MemorySource | None = None

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from openmem import gate
 from openmem.errors import InvalidRequestError, NotFoundError
+from openmem.fields import NOT_BLANK_PATTERN, SCOPE_PATTERN
 from openmem.models import MemoryKey, MemoryRecord, invalid_request_from, validate_identifier
 from openmem.server.routes import UserHeader, UserQuery
 from openmem.server.state import Call, CallDep
@@ -23,13 +24,22 @@ __all__ = ["key_router"]
 
 key_router = APIRouter()
 
-KeyQuery = Annotated[str, Query(min_length=1, max_length=256, description="The client-chosen key.")]
+KeyQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=256,
+        description="The client-chosen key.",
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    ),
+]
 KeyScopeQuery = Annotated[
     str | None,
     Query(
         min_length=1,
         max_length=1_100,
         description="The scope the key was put in (exact; omitted: the unscoped space).",
+        json_schema_extra={"pattern": SCOPE_PATTERN},
     ),
 ]
 

@@ -17,6 +17,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError
 
 from openmem import gate
 from openmem.errors import ConflictError, InvalidRequestError
+from openmem.fields import NOT_BLANK_PATTERN, SCOPE_FILTER_PATTERN
 from openmem.llm.conversation import add_conversation
 from openmem.models import (
     MAX_TAG_LENGTH,
@@ -67,6 +68,9 @@ UserQuery = Annotated[
     str | None,
     Query(min_length=1, max_length=256, description="The user; or send the X-User-Id header."),
 ]
+UserIdQuery = Annotated[
+    str, Query(min_length=1, max_length=256, json_schema_extra={"pattern": NOT_BLANK_PATTERN})
+]
 UserHeader = Annotated[
     str | None,
     Header(alias="X-User-Id", min_length=1, max_length=256, description="The user."),
@@ -84,9 +88,19 @@ IdempotencyKey = Annotated[
 ]
 ScopeQuery = Annotated[
     str | None,
-    Query(min_length=1, max_length=1_100, description="A scope filter: prefix, '*' segments."),
+    Query(
+        min_length=1,
+        max_length=1_100,
+        description="A scope filter: prefix, '*' segments.",
+        json_schema_extra={"pattern": SCOPE_FILTER_PATTERN},
+    ),
 ]
-_Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
+_Tag = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=MAX_TAG_LENGTH, json_schema_extra={"pattern": NOT_BLANK_PATTERN}
+    ),
+]
 TagQuery = Annotated[
     list[_Tag] | None,
     Query(max_length=MAX_QUERY_TAGS, description="Only memories with this tag (OMP 0.1)."),
@@ -254,7 +268,7 @@ async def add_memories(
 @router.get("/memories", response_model=MemoryPage, summary="List memories", tags=["memories"])
 async def list_memories(
     call: CallDep,
-    user_id: Annotated[str, Query(min_length=1, max_length=256)],
+    user_id: UserIdQuery,
     scope: ScopeQuery = None,
     tag: TagQuery = None,
     tags: TagsQuery = None,
@@ -306,9 +320,10 @@ async def search_memories(
             min_length=1,
             max_length=GET_QUERY_MAX_LENGTH,
             description="The query; longer ones go in the body of POST /memories/search.",
+            json_schema_extra={"pattern": NOT_BLANK_PATTERN},
         ),
     ],
-    user_id: Annotated[str, Query(min_length=1, max_length=256)],
+    user_id: UserIdQuery,
     scope: ScopeQuery = None,
     tag: TagQuery = None,
     tags: TagsQuery = None,
@@ -439,8 +454,11 @@ async def get_context(body: ContextRequest, call: CallDep) -> ContextBlock:
 @router.get("/audit", response_model=AuditEntries, summary="The audit log", tags=["audit"])
 async def get_audit(
     call: CallDep,
-    user_id: Annotated[str, Query(min_length=1, max_length=256)],
-    app: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    user_id: UserIdQuery,
+    app: Annotated[
+        str | None,
+        Query(min_length=1, max_length=256, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+    ] = None,
     action: AuditAction | None = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

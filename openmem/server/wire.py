@@ -130,8 +130,22 @@ class PatchRequest(MemoryPatch):
         return MemoryPatch.model_validate(data)
 
 
+def _without_client_key(schema: dict[str, Any]) -> None:
+    # A batch refuses client keys (put keyed memories with add): the schema says so. This
+    # replaces the inherited schema extra, so that one (x- extensions only) is applied too.
+    inherited = MemoryInput.model_config.get("json_schema_extra")
+    if isinstance(inherited, dict):
+        schema.update(inherited)
+    schema.get("properties", {}).pop("key", None)
+
+
 class BatchItem(MemoryInput):
-    """One item of a batch add; ``user_id`` may be left out (it is the batch's)."""
+    """One item of a batch add; ``user_id`` may be left out (it is the batch's).
+
+    No ``key``: a batch cannot carry client keys (``add`` them one by one).
+    """
+
+    model_config = ConfigDict(json_schema_extra=_without_client_key)
 
     user_id: Identifier | None = None  # type: ignore[assignment]
 
