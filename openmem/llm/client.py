@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from openmem.errors import (
     InvalidResponseError,
@@ -34,6 +34,7 @@ from openmem.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from openmem.fields import Text
 
 __all__ = ["ChatClient", "ChatMessage", "LLMOptions"]
 
@@ -44,19 +45,14 @@ MAX_RETRY_AFTER = 30.0
 """Seconds: a longer ``Retry-After`` is not waited for; the error is raised instead."""
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL bytes")
-    return value
-
-
 class ChatMessage(BaseModel):
     """One message of a conversation, as chat-completions APIs take it."""
 
     model_config = ConfigDict(frozen=True)
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: Annotated[str, Field(min_length=1), AfterValidator(_no_nul)]
+    content: Annotated[Text, Field(min_length=1)]
+    """No NUL and no lone surrogate (``openmem.fields.Text``); the schema says so."""
 
 
 class LLMOptions(BaseModel):

@@ -63,9 +63,9 @@ def is_documented_refusal(response: Any) -> bool:
     - a ``cursor`` that this server did not issue (cursors are opaque);
     - ``user_id`` given neither as the parameter nor as ``X-User-Id``, or as both (one of
       two optional places is required: not expressible per parameter);
-    - an item of a batch naming another user than the batch's, or ``valid_to`` before
-      ``valid_from`` (rules across fields), or a date with an offset that leaves the
-      calendar in UTC (year 1 or 9999);
+    - an item of a batch naming another user than the batch's, ``valid_to`` before
+      ``valid_from``, or ``idempotency_key`` with ``infer=true`` (rules across fields), or a
+      date with an offset that leaves the calendar in UTC (year 1 or 9999);
     - the JSON rules of ``metadata``, ``source`` and ``x-`` extension values below their top
       level (keys non-empty, no NUL at any depth): they need a recursive schema, not
       generated yet.
@@ -83,6 +83,8 @@ def is_documented_refusal(response: Any) -> bool:
     if field.startswith("items.") and field.endswith(".user_id"):
         return "the batch's user_id" in message
     if "valid_to must not be before valid_from" in message:
+        return True
+    if field == "idempotency_key" and "infer=True" in message:
         return True
     if "outside the representable range" in message:
         return True
