@@ -37,7 +37,7 @@ from typing import Any, TextIO
 
 from openmem.errors import ConfigurationError
 
-__all__ = ["PROGRESS_ENV", "SHOW_AFTER_S", "Opening", "opening"]
+__all__ = ["PROGRESS_ENV", "SHOW_AFTER_S", "Opening", "opening", "progress_mode"]
 
 PROGRESS_ENV = "OPENMEM_PROGRESS"
 _MODES = ("auto", "always", "never")
@@ -90,7 +90,8 @@ class Opening:
         return text
 
 
-def _mode() -> str:
+def progress_mode() -> str:
+    """``OPENMEM_PROGRESS``: auto, always or never; anything else is a ``ConfigurationError``."""
     mode = os.environ.get(PROGRESS_ENV, "auto").strip().lower() or "auto"
     if mode not in _MODES:
         raise ConfigurationError(f"{PROGRESS_ENV}={mode!r} is not one of {', '.join(_MODES)}")
@@ -308,7 +309,7 @@ def opening(what: str, *, third_party: Sequence[str] = ()) -> Iterator[Opening]:
     Safe from any thread and when nested; raises ``ConfigurationError`` for a bad
     ``OPENMEM_PROGRESS``.
     """
-    mode = _mode()
+    mode = progress_mode()
     item = Opening(what, tuple(third_party))
     log.info("opening %s", what)
     _BOARD.enter(item, mode)

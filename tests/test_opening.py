@@ -212,3 +212,15 @@ def test_loading_the_default_embedding_model_says_so(tmp_path: Path) -> None:
     assert "openmem: opening the embedding model sentence-transformers/all-MiniLM-L6-v2" in (
         done.stderr
     )
+
+
+async def test_a_bad_progress_setting_stops_a_thread_tier_open_as_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openmem_powermem import PowermemProvider
+
+    monkeypatch.setenv(PROGRESS_ENV, "loud")
+    provider = PowermemProvider(data_dir=str(tmp_path), embedder="hashing")
+    with pytest.raises(ConfigurationError, match="OPENMEM_PROGRESS"):
+        await provider.open()  # not provider_unavailable: nothing is wrong with powermem
+    await provider.close()

@@ -17,7 +17,7 @@ import anyio.to_thread
 
 from openmem.errors import OMPError, ProviderError, ProviderUnavailableError
 from openmem.offload import Offloader, OffloadStats
-from openmem.opening import opening
+from openmem.opening import opening, progress_mode
 from openmem.provider import Provider
 from openmem.translation.options import TranslationOptions
 
@@ -76,6 +76,7 @@ class OffloadedProvider(Provider[OptionsT], Generic[OptionsT, BackendT]):
         async with self._open_lock:
             if self._backend is not None:
                 return
+            progress_mode()  # a bad OPENMEM_PROGRESS is a ConfigurationError, not "unavailable"
             options = self.options
             offload = Offloader(
                 f"{self.name}-{options.collection}",
