@@ -12,8 +12,12 @@ from openmem.provider import Caller
 
 @pytest.fixture
 async def provider(postgres_url: str) -> AsyncIterator[PostgresProvider]:
-    """An open provider (hashing embedder, 256 dimensions) on the shared test database."""
-    prov = PostgresProvider(embedder="hashing", url=postgres_url, pool_max_size=4)
+    """An open provider (hashing embedder, 256 dimensions) on the shared test database.
+
+    No queue workers: their idle polls borrow a pooled connection now and then, and these
+    tests check that every connection is back in the pool (test_async_ingest has its own).
+    """
+    prov = PostgresProvider(embedder="hashing", url=postgres_url, pool_max_size=4, ingest_workers=0)
     await prov.open()
     try:
         yield prov

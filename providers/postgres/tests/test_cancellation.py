@@ -172,7 +172,9 @@ async def test_cancelled_adds_are_all_or_nothing_and_a_retry_tells_if_they_lande
 async def test_statement_timeout_is_the_server_side_backstop(
     postgres_url: str,
 ) -> None:
-    provider = PostgresProvider(embedder="hashing", url=postgres_url, statement_timeout=0.2)
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_url, statement_timeout=0.2, ingest_workers=0
+    )
     await provider.open()
     try:
         with pytest.raises(ProviderUnavailableError):

@@ -30,7 +30,9 @@ UNENCODABLE: dict[str, dict[str, Any]] = {
 @pytest.fixture
 async def one_connection(postgres_url: str) -> AsyncIterator[PostgresProvider]:
     """A provider whose pool holds exactly one connection."""
-    provider = PostgresProvider(url=postgres_url, pool_min_size=1, pool_max_size=1)
+    provider = PostgresProvider(
+        url=postgres_url, pool_min_size=1, pool_max_size=1, ingest_workers=0
+    )
     await provider.open()
     try:
         yield provider
