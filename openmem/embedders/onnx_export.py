@@ -4,8 +4,10 @@ The graph reads the weights straight from ``model.safetensors`` with numpy and s
 BERT encoder (embeddings, self-attention, feed-forward, layer norms), the sentence-transformers
 mean pooling and the L2 normalisation with standard ONNX operators, in float32: its vectors
 equal sentence-transformers' to about 1e-6 (cosine), so a store embedded by either needs no
-re-embedding. (Dynamic int8 quantisation was measured and rejected: no faster on AVX2 cores
-without VNNI, and the cosine to the float vectors fell to 0.95-0.97.) It runs once per model:
+re-embedding. (Measured and rejected: dynamic int8 quantisation, 1.5x the float throughput per
+CPU-second on AVX2 cores but a cosine to the float vectors of 0.94 at worst, so the vectors
+would no longer be the model's; ONNX Runtime's fused BERT operators, no faster on these short
+texts.) It runs once per model:
 ``openmem.embedders.model_files`` caches its output.
 
     python -m openmem.embedders.onnx_export SOURCE_DIR OUT.onnx
