@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from openmem.memory import AsyncMemory
 from openmem.models import Capabilities, MemoryRecord
 from openmem.provider import Caller, Provider
+from openmem_conformance.grading import offers_openmem_extensions
 from openmem_conformance.recording import RecordingProvider
 from openmem_conformance.resources import ResourceSnapshot
 
@@ -54,6 +55,11 @@ class CheckContext:
         """A user id no other check or run uses."""
         self._users += 1
         return f"{label}-{self._users}-{self.token}"
+
+    @property
+    def extended(self) -> bool:
+        """False for a foreign OMP server: ask it for OMP 0.1 only (see ``grading``)."""
+        return offers_openmem_extensions(self.raw)
 
     def caller(self, user_id: str, namespace: str | None = None) -> Caller:
         """A ``Caller`` for raw provider calls, in this check's namespace by default."""

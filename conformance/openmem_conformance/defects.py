@@ -61,6 +61,7 @@ __all__ = [
     "EmptyUserIsNotFound",
     "FiltersCompareAsText",
     "FlagsNothing",
+    "ForeignServerSearchesInactiveToo",
     "ForgetUserCountsNothing",
     "ForgetUserIgnoresNamespace",
     "GetIgnoresUser",
@@ -509,6 +510,22 @@ class SearchesInactiveToo(InMemoryProvider):
 
     async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
         return await super().search(caller, query.model_copy(update={"include_inactive": True}))
+
+
+class ForeignServerSearchesInactiveToo(SearchesInactiveToo):
+    """A foreign OMP server (no openmem extensions) that declares temporal validity and
+    supersession, yet its search returns expired and superseded memories."""
+
+    announces_openmem_extensions = False
+
+    @property
+    def server_capabilities(self) -> Capabilities:
+        """What the server's ``GET /capabilities`` claims."""
+        return Capabilities(
+            provider="foreign",
+            verbs=["add", "get", "update", "delete", "list", "search"],
+            features=CapabilityFeatures(temporal=True, supports_supersession=True),
+        )
 
 
 class ForgetUserCountsNothing(InMemoryProvider):

@@ -19,12 +19,14 @@ from openmem_conformance.check_context import (
     eventually,
     unique_token,
 )
+from openmem_conformance.grading import Standard, grade_of, offers_openmem_extensions
 from openmem_conformance.registry import Check
 from openmem_conformance.resources import ResourceSnapshot
 
 __all__ = [
     "DEFAULT_BUDGET_MS",
     "CheckContext",
+    "CheckNotOffered",
     "CheckSkipped",
     "eventually",
     "run_check",
@@ -34,6 +36,10 @@ __all__ = [
 
 class CheckSkipped(Exception):
     """The provider does not declare what the check needs; the reason says what."""
+
+
+class CheckNotOffered(CheckSkipped):
+    """A foreign OMP server does not offer the openmem extension the check grades."""
 
 
 async def run_check(
@@ -56,6 +62,12 @@ async def run_check(
     try:
         async with deadline:
             capabilities = await mem.capabilities()
+            grade = grade_of(check.name)
+            if grade.standard is Standard.EXTENSION and not offers_openmem_extensions(provider):
+                raise CheckNotOffered(
+                    f"not offered: an openmem extension ({grade.clause}) this OMP server "
+                    "does not announce"
+                )
             missing = check.unmet(capabilities)
             if missing:
                 raise CheckSkipped(f"not declared in capabilities(): {', '.join(missing)}")

@@ -1,5 +1,9 @@
 """Results of a run, the conformance level, and the JSON report.
 
+Each result also says what it grades (``standard``: OMP 0.1 ``core`` or an openmem
+``extension``) and the clause of spec/omp.md it proves; the report lists the core failures
+with their clauses, and the extensions a foreign OMP server does not offer.
+
 Levels, strongest first:
 
 - **Native**: every REQUIRED, ROBUSTNESS and HONESTY check passes, and so does the check of
@@ -19,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from openmem_conformance.grading import Standard, grade_of
 from openmem_conformance.registry import Tier
 
 __all__ = ["CheckResult", "ConformanceLevel", "ConformanceReport", "Outcome"]
@@ -33,6 +38,8 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     """Not applicable: the capability it checks is not declared."""
+    NOT_OFFERED = "not offered"
+    """A foreign OMP server does not offer the openmem extension the check grades."""
 
 
 class ConformanceLevel(enum.StrEnum):
@@ -61,9 +68,12 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
+        grade = grade_of(self.name)
         return {
             "name": self.name,
             "tier": self.tier.value,
+            "standard": grade.standard.value,
+            "clause": grade.clause,
             "outcome": self.outcome.value,
             "seconds": round(self.seconds, 3),
             "message": self.message,
@@ -102,7 +112,11 @@ class ConformanceReport:
 
     def level(self) -> ConformanceLevel:
         """The conformance level these results earn."""
-        required = [r for r in self.by_tier(Tier.REQUIRED) if r.outcome is not Outcome.SKIPPED]
+        required = [
+            r
+            for r in self.by_tier(Tier.REQUIRED)
+            if r.outcome not in (Outcome.SKIPPED, Outcome.NOT_OFFERED)
+        ]
         if not required or all(r.outcome is Outcome.FAILED for r in required):
             return ConformanceLevel.NONE
         if self.failed(Tier.REQUIRED):
@@ -131,6 +145,15 @@ class ConformanceReport:
             "counts": counts,
             # A declared capability whose check fails: the declaration overstates.
             "declared_but_failing": [r.name for r in self.failed(Tier.OPTIONAL)],
+            "core_failures": [
+                {"check": r.name, "clause": grade_of(r.name).clause, "message": r.message}
+                for r in self.failed()
+                if grade_of(r.name).standard is Standard.CORE
+            ],
+            "extension_failures": [
+                r.name for r in self.failed() if grade_of(r.name).standard is Standard.EXTENSION
+            ],
+            "not_offered": [r.name for r in self.results if r.outcome is Outcome.NOT_OFFERED],
             "capabilities": self.capabilities,
             "results": [r.to_dict() for r in self.results],
         }

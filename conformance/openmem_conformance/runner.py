@@ -23,7 +23,12 @@ from typing import Any, Protocol
 import openmem_conformance.checks  # noqa: F401 - registers the checks
 from openmem.memory import AsyncMemory
 from openmem.provider import Provider
-from openmem_conformance.harness import DEFAULT_BUDGET_MS, CheckSkipped, run_check
+from openmem_conformance.harness import (
+    DEFAULT_BUDGET_MS,
+    CheckNotOffered,
+    CheckSkipped,
+    run_check,
+)
 from openmem_conformance.registry import CHECKS, Check
 from openmem_conformance.report import CheckResult, ConformanceReport, Outcome
 from openmem_conformance.source_location import failure_location
@@ -83,6 +88,8 @@ async def run_one(
             await run_check(
                 check, provider, budget_ms=budget_ms, namespace=namespace, details=details
             )
+    except CheckNotOffered as absent:
+        outcome, message = Outcome.NOT_OFFERED, str(absent)
     except CheckSkipped as skip:
         outcome, message = Outcome.SKIPPED, str(skip)
     except AssertionError as exc:

@@ -31,6 +31,7 @@ from openmem_conformance.defects import (
     EventsIgnoreUser,
     FiltersCompareAsText,
     FlagsNothing,
+    ForeignServerSearchesInactiveToo,
     ForgetUserCountsNothing,
     ForgetUserIgnoresNamespace,
     GetIgnoresUser,
@@ -76,6 +77,11 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
     (SearchIgnoresUser, "users_never_see_each_other", "search returns another user's"),
     (SearchIgnoresUser, "concurrent_mixed_verbs_lose_and_leak_nothing", "leaks under concurrency"),
     (GetIgnoresUser, "users_never_see_each_other", "get of another user's memory"),
+    (
+        ForeignServerSearchesInactiveToo,
+        "declared_features_are_honoured_on_the_wire",
+        "declared but not honoured: temporal",
+    ),
     (
         LosesConcurrentWrites,
         "concurrent_mixed_verbs_lose_and_leak_nothing",

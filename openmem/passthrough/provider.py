@@ -64,6 +64,8 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         self._exchange = Exchange(self.options)
         self._capabilities: Capabilities | None = None
         self._extensions: frozenset[str] = frozenset()
+        self._announced: bool | None = None
+        self._server_capabilities: Capabilities | None = None
         self.clamped_scores = 0
         """Scores outside [0, 1] brought into range so far (only with ``clamp_scores``)."""
 
@@ -107,6 +109,8 @@ class PassthroughProvider(Provider[PassthroughOptions]):
             )
         remote = read(Capabilities, payload)
         marker = payload.get("x-openmem")
+        self._announced = isinstance(marker, Mapping)
+        self._server_capabilities = remote
         extensions = marker.get("extensions") if isinstance(marker, Mapping) else None
         self._extensions = frozenset(str(e) for e in extensions or ())
         features = remote.features.model_dump(by_alias=True)
@@ -132,6 +136,23 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         data["features"] = features
         self._capabilities = Capabilities.model_validate(data)
         return self._capabilities
+
+    @property
+    def announces_openmem_extensions(self) -> bool | None:
+        """Whether the server announces openmem's extensions (``x-openmem``); None before open.
+
+        False means a foreign OMP 0.1 server: only the core protocol can be asked of it.
+        """
+        return self._announced
+
+    @property
+    def server_capabilities(self) -> Capabilities | None:
+        """The server's own declaration, before this client narrows it to what it can use.
+
+        ``capabilities()`` leaves out what only an extension route could reach; this is what
+        the server claimed, so a conformance run can hold it to every claim.
+        """
+        return self._server_capabilities
 
     async def capabilities(self) -> Capabilities:
         """The remote server's capabilities (read once, at ``open()``)."""

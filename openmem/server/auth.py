@@ -56,6 +56,17 @@ class Principal:
         """The app name recorded in the audit log for this key, if the key sets one."""
         return self.key.app if self.key else None
 
+    @property
+    def sole_user(self) -> str | None:
+        """The user a key is bound to when it is bound to exactly one (else None).
+
+        By-id verbs of such a key need no ``X-User-Id``: the key can act for no one else, so
+        supplying its user reveals nothing and widens nothing (spec/omp.md §13; the OMP 0.1
+        reference client sends no user on get, update and delete).
+        """
+        users = self.key.users if self.key is not None else None
+        return users[0] if users is not None and len(users) == 1 else None
+
     def require_verb(self, verb: str) -> None:
         """Raise ``ScopeDeniedError`` if the key may not call ``verb``."""
         if self.key is not None and not self.key.allows_verb(verb):

@@ -43,7 +43,7 @@ from openmem.server.side_paths import (
     require_visible_by_id,
     scopes_restricted,
 )
-from openmem.server.state import CallDep
+from openmem.server.state import Call, CallDep
 from openmem.server.wire import (
     AuditEntries,
     BatchAddRequest,
@@ -133,6 +133,13 @@ def _one_user(*candidates: str | None) -> str:
     if len(given) > 1:
         raise InvalidRequestError("user_id and X-User-Id disagree", field="user_id")
     return validate_identifier(given.pop(), "user_id")
+
+
+def _by_id_user(call: Call, *candidates: str | None) -> str:
+    """The user of a by-id verb: as given, else the one user the caller's key is bound to."""
+    if all(c is None for c in candidates) and call.principal.sole_user is not None:
+        return call.principal.sole_user
+    return _one_user(*candidates)
 
 
 def _tags(tag: list[str] | None, tags: list[str] | None) -> list[str] | None:
@@ -368,7 +375,7 @@ async def get_memory(
 ) -> MemoryRecord:
     """The memory, if it belongs to the user; another user's memory is ``not_found``."""
     call.principal.require_verb("get")
-    caller = call.caller(_one_user(x_user_id, user_id))
+    caller = call.caller(_by_id_user(call, x_user_id, user_id))
     gate.require_verb(call.caps, "get")
     provider = call.state.provider
     # Checked before the read, so a refused get leaves no audit entry of a read.
@@ -393,7 +400,7 @@ async def update_memory(
 ) -> MemoryRecord:
     """Apply a merge patch: an omitted field is unchanged, ``null`` clears it."""
     call.principal.require_verb("update")
-    caller = call.caller(_one_user(x_user_id, user_id, body.user_id))
+    caller = call.caller(_by_id_user(call, x_user_id, user_id, body.user_id))
     patch = body.to_patch()
     caps = call.caps
     gate.require_verb(caps, "update")
@@ -420,7 +427,7 @@ async def delete_memory(
 ) -> Response:
     """Delete the memory; 204 with no body."""
     call.principal.require_verb("delete")
-    caller = call.caller(_one_user(x_user_id, user_id))
+    caller = call.caller(_by_id_user(call, x_user_id, user_id))
     gate.require_verb(call.caps, "delete")
     provider = call.state.provider
     await require_visible_by_id(call.principal, provider, caller, memory_id)

@@ -20,6 +20,7 @@ MODULES = (
     "cancel_sweep",
     "honesty",
     "declarations",
+    "wire_declarations",
 )
 
 for _module in MODULES:

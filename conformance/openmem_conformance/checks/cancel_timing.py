@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import resource
 import statistics
 import time
 from collections.abc import Callable, Coroutine
@@ -19,6 +20,12 @@ from openmem_conformance.resources import wait_for_release
 
 SAMPLES_PER_VERB = 24
 AFTER_CANCEL_TIMEOUT = 5.0
+MAX_ROUNDS = 4
+"""Rounds measured at most: more are taken while too few samples ran unpreempted."""
+WAKEUP_SLEEP = 0.001
+"""Seconds of the bare sleep whose late wake-up measures the OS's scheduling delay."""
+MIN_CLEAN_SHARE = 0.5
+"""The share of timed samples that must have run unpreempted to judge the p99 on them."""
 MOMENTS = ("before its first step", "after one loop turn", "at a random moment")
 
 Operation = Callable[[], Coroutine[Any, Any, Any]]
@@ -52,37 +59,59 @@ async def close_and_check_leaks(ctx: CheckContext) -> None:
 
 
 @dataclass
-class _Round:
-    """The cancellation latencies of one round of samples."""
+class _Samples:
+    """The cancellation latencies of the rounds measured so far.
+
+    A sample during which the OS preempted the loop thread (an involuntary context switch,
+    ``getrusage``) measures the machine, not the provider: such samples are counted and
+    reported, and left out of the p99 unless too few samples ran unpreempted. Voluntary
+    waits (the loop idle while a shielded backend call finishes) stay in, so a provider
+    that waits for its backend after ``cancel()`` fails on a loaded machine as on a quiet one.
+    """
 
     latencies: list[float] = field(default_factory=list)
+    """Every timed sample (ms)."""
+    clean: list[float] = field(default_factory=list)
+    """The samples during which the loop thread was not preempted (ms)."""
     slowest: list[tuple[float, str, int]] = field(default_factory=list)
     finished_first: int = 0
     wakeups: list[float] = field(default_factory=list)
-    """The same cancellation of a bare ``asyncio.sleep``, one after each sample: the
-    machine's own wake-up noise (another process holding the CPU), not the provider's."""
+    """The loop's own floor measured right after each sample (``_wakeup_noise_ms``)."""
+    rounds: int = 0
+
+    @property
+    def judged(self) -> list[float]:
+        """The samples the p99 is taken over: the clean ones, when there are enough."""
+        enough = len(self.clean) >= MIN_CLEAN_SHARE * len(self.latencies)
+        return self.clean if enough and self.clean else self.latencies
 
     @property
     def p99(self) -> float:
-        return p99(self.latencies)
+        return p99(self.judged)
 
     @property
     def noise_p99(self) -> float:
-        return p99(self.wakeups)
+        return p99(self.wakeups) if self.wakeups else 0.0
 
     def allowed(self, budget_ms: float) -> float:
-        """The budget plus the wake-up noise measured in this very round."""
+        """The budget plus the wake-up noise measured in this very run."""
         return budget_ms + self.noise_p99
 
     def summary(self) -> dict[str, Any]:
+        judged = self.judged
         return {
             "cancel_samples": len(self.latencies),
+            "cancel_samples_unpreempted": len(self.clean),
+            "cancel_p99_over": "unpreempted samples"
+            if judged is self.clean
+            else "all samples (too few ran unpreempted)",
+            "cancel_rounds": self.rounds,
             "finished_before_cancel": self.finished_first,
-            "cancel_p50_ms": round(statistics.median(self.latencies), 3),
+            "cancel_p50_ms": round(statistics.median(judged), 3),
             "cancel_p99_ms": round(self.p99, 3),
             "cancel_max_ms": round(max(self.latencies), 3),
             "wakeup_noise_p99_ms": round(self.noise_p99, 3),
-            "wakeup_noise_max_ms": round(max(self.wakeups), 3),
+            "wakeup_noise_max_ms": round(max(self.wakeups, default=0.0), 3),
             "cancel_slowest": [
                 f"{verb} {ms:.1f} ms ({MOMENTS[moment]})"
                 for ms, verb, moment in sorted(self.slowest)[-3:]
@@ -90,10 +119,19 @@ class _Round:
         }
 
 
+def _involuntary_switches() -> int:
+    """Times the OS preempted this thread so far (Linux, macOS: per thread or process)."""
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+    return resource.getrusage(who).ru_nivcsw
+
+
 async def _round(
-    operations: dict[str, Operation], durations: dict[str, float], rng: random.Random
-) -> _Round:
-    result = _Round()
+    operations: dict[str, Operation],
+    durations: dict[str, float],
+    rng: random.Random,
+    samples: _Samples,
+) -> None:
+    samples.rounds += 1
     for name, operation in operations.items():
         for sample in range(SAMPLES_PER_VERB):
             task = asyncio.ensure_future(operation())
@@ -103,21 +141,25 @@ async def _round(
             elif moment == 2:
                 await asyncio.sleep(rng.uniform(0.0, max(durations[name] * 1.5, 0.0005)))
             if task.done():
-                result.finished_first += 1
+                samples.finished_first += 1
                 task.result()
                 continue
+            switches = _involuntary_switches()
             started = time.perf_counter()
             task.cancel()
             done, _ = await asyncio.wait([task], timeout=AFTER_CANCEL_TIMEOUT)
             elapsed_ms = (time.perf_counter() - started) * 1000
+            preempted = _involuntary_switches() > switches
             if not done:
                 raise AssertionError(
                     f"{name}: still running {AFTER_CANCEL_TIMEOUT:g} s after task.cancel()"
                 )
             if task.cancelled():
-                result.latencies.append(elapsed_ms)
-                result.slowest.append((elapsed_ms, name, moment))
-                result.wakeups.append(await _wakeup_noise_ms())
+                samples.latencies.append(elapsed_ms)
+                samples.slowest.append((elapsed_ms, name, moment))
+                if not preempted:
+                    samples.clean.append(elapsed_ms)
+                samples.wakeups.append(await _wakeup_noise_ms())
                 continue
             error = task.exception()
             if error is not None:
@@ -125,18 +167,27 @@ async def _round(
             raise AssertionError(
                 f"{name}: swallowed the cancellation and returned {type(task.result()).__name__}"
             )
-    assert result.latencies, "no call was in flight when cancelled"
-    return result
+    assert samples.latencies, "no call was in flight when cancelled"
 
 
 async def _wakeup_noise_ms() -> float:
-    """Milliseconds from cancelling a bare sleeping task to its end: the loop's floor."""
+    """The loop's own floor right now: the slower of two bare measurements, in ms.
+
+    Cancelling a bare sleeping task costs a loop turn (the CPU path every sample takes);
+    waking from a 1 ms sleep costs the OS handing the sleeping thread a CPU again, which
+    a sample pays whenever the loop waits on I/O while the call unwinds. On a loaded
+    machine the second is tens of milliseconds and no thread statistic shows it.
+    """
     task = asyncio.ensure_future(asyncio.sleep(60))
     await asyncio.sleep(0)
     started = time.perf_counter()
     task.cancel()
     await asyncio.wait([task], timeout=AFTER_CANCEL_TIMEOUT)
-    return (time.perf_counter() - started) * 1000
+    cancel_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    await asyncio.sleep(WAKEUP_SLEEP)
+    overshoot_ms = (time.perf_counter() - started - WAKEUP_SLEEP) * 1000
+    return max(cancel_ms, overshoot_ms)
 
 
 @check(Tier.ROBUSTNESS, timeout=240)
@@ -148,9 +199,11 @@ async def cancellation_is_prompt_at_random_moments(ctx: CheckContext) -> None:
     it), abandon worker threads (anyio ``abandon_on_cancel=True``) and re-raise at once.
     Never catch ``CancelledError`` without re-raising it. After close, no thread, socket or
     task may outlive the provider. The budget is ``budget_ms`` (default 10 ms) on top of
-    the machine's own wake-up noise, measured in the same round by cancelling a bare
-    ``asyncio.sleep`` after every sample (a busy machine is not the provider's fault); a
-    round over it is measured once more, and the details name the slowest samples. The
+    the machine's own wake-up noise, measured in the same run after every sample
+    (cancelling a bare ``asyncio.sleep``, and waking from a 1 ms one: a busy machine is not
+    the provider's fault). Samples during which the OS preempted the loop thread are left
+    out of the p99 (counted in the details) while enough others remain; a run over the
+    budget is measured once more, and the details name the slowest samples. The
     report counts, per verb, the cancellations that landed inside the provider: a provider
     that suspends must see some, or the timing proved nothing about it.
     """
@@ -188,18 +241,22 @@ async def _measure_rounds(
 
     inside = dict(probe.await_points)
     probe.cancelled_inside.clear()
-    first = await _round(operations, durations, rng)
-    best = first
-    if first.p99 > first.allowed(ctx.budget_ms):
-        second = await _round(operations, durations, rng)
-        best = min(first, second, key=lambda r: r.p99 - r.noise_p99)
-        ctx.note(first_round_p99_ms=round(first.p99, 3))
-    allowed = best.allowed(ctx.budget_ms)
-    ctx.note(**best.summary(), budget_ms=ctx.budget_ms, allowed_ms=round(allowed, 3))
-    assert best.p99 <= allowed, (
-        f"CancelledError arrived {best.p99:.1f} ms (p99 of {len(best.latencies)}) after "
-        f"task.cancel(); the budget is {ctx.budget_ms:g} ms over the machine's wake-up "
-        f"noise of {best.noise_p99:.1f} ms (max {max(best.latencies):.1f} ms, in two rounds)"
+    samples = _Samples()
+    await _round(operations, durations, rng, samples)
+    # Another round while the p99 is over the budget or too few samples ran unpreempted
+    # (a loaded machine); every round adds to the same samples, none is thrown away.
+    while samples.rounds < MAX_ROUNDS and (
+        samples.judged is not samples.clean
+        or (samples.rounds < 2 and samples.p99 > samples.allowed(ctx.budget_ms))
+    ):
+        await _round(operations, durations, rng, samples)
+    allowed = samples.allowed(ctx.budget_ms)
+    ctx.note(**samples.summary(), budget_ms=ctx.budget_ms, allowed_ms=round(allowed, 3))
+    assert samples.p99 <= allowed, (
+        f"CancelledError arrived {samples.p99:.1f} ms (p99 of {len(samples.judged)} "
+        f"{samples.summary()['cancel_p99_over']}) after task.cancel(); the budget is "
+        f"{ctx.budget_ms:g} ms over the machine's wake-up noise of {samples.noise_p99:.1f} ms "
+        f"(max {max(samples.latencies):.1f} ms, in {samples.rounds} rounds)"
     )
     landed = dict(probe.cancelled_inside)
     ctx.note(provider_await_points=inside, cancelled_inside_provider=landed)
@@ -211,6 +268,6 @@ async def _measure_rounds(
         return
     assert sum(landed.values()) > 0, (
         f"the provider suspends at await points ({inside}), yet none of "
-        f"{len(first.latencies)} timed cancellations landed inside it: the timing proves "
+        f"{len(samples.latencies)} timed cancellations landed inside it: the timing proves "
         "nothing about cancelling the backend"
     )

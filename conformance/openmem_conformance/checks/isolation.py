@@ -25,12 +25,19 @@ async def users_never_see_each_other(ctx: CheckContext) -> None:
     alice, bob = ctx.user("alice"), ctx.user("bob")
     secret = await ctx.add("alice secret: the vault code is 4711", user_id=alice, scope="private")
     own = await ctx.add("bob likes the vault code puzzle", user_id=bob, scope="private")
+    leaks: list[str] = []
     for call, what in (
         (lambda: ctx.mem.get(secret.id, user_id=bob), "get"),
         (lambda: ctx.mem.update(secret.id, user_id=bob, content="hijacked"), "update"),
         (lambda: ctx.mem.delete(secret.id, user_id=bob), "delete"),
     ):
-        await expect_error(call(), "not_found", what=f"{what} of another user's memory")
+        # Every by-id verb is tried: a leaking get says nothing about update or delete.
+        try:
+            await expect_error(call(), "not_found", what=f"{what} of another user's memory")
+        except AssertionError as exc:
+            head, returned, _ = str(exc).partition(": returned")
+            leaks.append(f"{head} succeeded" if returned else str(exc))
+    assert not leaks, "; ".join(leaks)
     assert await ctx.ids(bob) == {own.id}, "list shows another user's memories"
     assert await ctx.ids(bob, scope="private") == {own.id}, "list with scope leaks"
     hits = await ctx.mem.search("alice secret vault code 4711", bob, limit=20)
