@@ -5,7 +5,7 @@ RUN := $(UV) run --no-sync
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: bootstrap serve demo test lint typecheck pytest bench bench-quick reference-env clean
+.PHONY: bootstrap serve demo test lint typecheck pytest interop bench bench-quick reference-env clean
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -21,8 +21,8 @@ demo: bootstrap
 	$(RUN) python examples/quickstart.py
 	$(RUN) python examples/quickstart_sync.py
 
-## test: lint, types, every test
-test: bootstrap lint typecheck pytest
+## test: lint, types, every test (tests/interop included: it needs .venv-reference)
+test: bootstrap reference-env lint typecheck pytest
 
 lint: bootstrap
 	$(RUN) ruff check .
@@ -36,6 +36,11 @@ typecheck: bootstrap
 ## OPENMEM_REQUIRE_PG=0 make pytest lets them skip, each saying why and how to fix it.
 pytest: bootstrap
 	OPENMEM_REQUIRE_PG=$${OPENMEM_REQUIRE_PG:-1} $(RUN) pytest
+
+## interop: the reference OMP SDK 0.5.0 against openmem (its server graded by our suite and
+## passthrough, its client against `openmem serve`); also part of `make test`
+interop: bootstrap reference-env
+	OPENMEM_REQUIRE_PG=$${OPENMEM_REQUIRE_PG:-1} $(RUN) pytest tests/interop
 
 ## bench: every benchmark in full; bench-quick: each in its --quick mode
 ## bench, bench-quick: every benchmark (peers.py and postgres_cancel.py drive the reference SDK
@@ -52,9 +57,11 @@ bench-quick: bootstrap reference-env
 ## .venv-reference, for interop tests and side-by-side benchmarks. Its distribution is also named
 ## "openmem", so it never enters the project's environment. Its pyproject force-includes a
 ## datasets folder the stored copy lacks; the build copies the tree and adds that empty folder.
-# From /work/main the copy is ../shared; from a worktree under /work/wt, ../../shared.
+# From /work/main the copy is ../shared; from a worktree under /work/wt, ../../shared; from a
+# clone elsewhere on this machine (CI), /work/shared.
 REFERENCE_SRC ?= $(firstword $(wildcard ../shared/reference/omp-sdk-0.5.0 \
-	../../shared/reference/omp-sdk-0.5.0) ../shared/reference/omp-sdk-0.5.0)
+	../../shared/reference/omp-sdk-0.5.0 /work/shared/reference/omp-sdk-0.5.0) \
+	../shared/reference/omp-sdk-0.5.0)
 reference-env: .venv-reference/.built
 
 .venv-reference/.built: $(REFERENCE_SRC)/pyproject.toml

@@ -28,6 +28,7 @@ from openmem.models import (
     MemoryInput,
     MemoryPage,
     MemoryRecord,
+    SearchHit,
     SearchMode,
     SearchQuery,
     check_content_length,
@@ -355,13 +356,17 @@ async def search_memories(
 
 @router.post(
     "/memories/search",
-    response_model=SearchResults,
+    response_model=list[SearchHit],
     summary="Search memories (extension: body form with filters and mode)",
     tags=["search"],
 )
-async def search_memories_body(body: SearchRequest, call: CallDep) -> SearchResults:
-    """The same search with a JSON body, which also carries ``filters``."""
-    return await _search(call, body.user_id, body.to_query())
+async def search_memories_body(body: SearchRequest, call: CallDep) -> list[SearchHit]:
+    """The same search with a JSON body, which also carries ``filters``; a bare list.
+
+    OMP 0.1 defines no body form; its reference client posts here and reads a bare list
+    of hits, so that is the answer (spec/omp.md §13). The query form keeps ``{"results"}``.
+    """
+    return (await _search(call, body.user_id, body.to_query())).results
 
 
 # -- by id -------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ async def test_a_key_of_namespace_b_reaches_nothing_of_namespace_a(authed: Authe
     search = await http.get("/memories/search?q=dark&user_id=u1", headers=key_b)
     assert search.json()["results"] == []
     body = {"query": "dark", "user_id": "u1", "filters": {}}
-    assert (await http.post("/memories/search", json=body, headers=key_b)).json()["results"] == []
+    assert (await http.post("/memories/search", json=body, headers=key_b)).json() == []
     context = await http.post("/context", json={"query": "dark", "user_id": "u1"}, headers=key_b)
     assert context.json()["citations"] == []
     audit_b = (await http.get("/audit?user_id=u1", headers=key_b)).json()["entries"]

@@ -45,7 +45,7 @@ class World:
             headers=self.admin,
         )
         assert response.status_code == 200, response.text
-        return memory_id in {hit["memory"]["id"] for hit in response.json()["results"]}
+        return memory_id in {hit["memory"]["id"] for hit in response.json()}
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ async def test_search_body_form_applies_metadata_filters(client: httpx.AsyncClie
         "/memories/search",
         json={"query": "dark mode", "user_id": "u1", "filters": {"place": "home"}},
     )
-    assert [hit["memory"]["content"] for hit in response.json()["results"]] == ["dark mode at home"]
+    assert [hit["memory"]["content"] for hit in response.json()] == ["dark mode at home"]
 
 
 async def test_context_stays_within_the_budget(client: httpx.AsyncClient) -> None:
