@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from openmem.context import pack_context
+from openmem.cursors import decode_cursor, encode_cursor
 from openmem.errors import (
     ConflictError,
     InvalidRequestError,
@@ -52,6 +53,7 @@ __all__ = [
     "ContextOverBudget",
     "CountsWordsNotTokens",
     "CrashesOnNulId",
+    "CursorOnWholeSeconds",
     "DeclaresGraphQueries",
     "DeclaresKeywordButSearchesVectors",
     "DeclaresRateLimitItDoesNotEnforce",
@@ -66,6 +68,7 @@ __all__ = [
     "ForgetUserIgnoresNamespace",
     "GetIgnoresUser",
     "HangsForever",
+    "HonestForeignServer",
     "HybridIsSemanticOnly",
     "IgnoresCancellation",
     "LeaksASocket",
@@ -159,6 +162,27 @@ class OffsetCursor(InMemoryProvider):
         more = len(everything.items) > offset + query.limit
         return MemoryPage(
             items=items, next_cursor=_offset_cursor(offset + query.limit) if more else None
+        )
+
+
+class CursorOnWholeSeconds(InMemoryProvider):
+    """list()'s keyset cursor keeps its timestamp to the second and compares the time alone:
+    every memory written in the same second as a page's last one is skipped."""
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        if query.cursor is None:
+            return await super().list(caller, query)
+        cut, _ = decode_cursor(query.cursor)
+        second = cut.replace(microsecond=0)
+        everything = await super().list(
+            caller, query.model_copy(update={"cursor": None, "limit": 500})
+        )
+        rows = [r for r in everything.items if r.created_at.replace(microsecond=0) < second]
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        return MemoryPage(
+            items=page,
+            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
         )
 
 
@@ -512,9 +536,11 @@ class SearchesInactiveToo(InMemoryProvider):
         return await super().search(caller, query.model_copy(update={"include_inactive": True}))
 
 
-class ForeignServerSearchesInactiveToo(SearchesInactiveToo):
-    """A foreign OMP server (no openmem extensions) that declares temporal validity and
-    supersession, yet its search returns expired and superseded memories."""
+class HonestForeignServer(InMemoryProvider):
+    """Not a defect: the honest counterpart of the foreign-server defects below, a stand-in
+    for a foreign OMP 0.1 server reached over the wire. It announces no openmem extension
+    and declares (``server_capabilities``) temporal validity and supersession, which it
+    honours."""
 
     announces_openmem_extensions = False
 
@@ -526,6 +552,14 @@ class ForeignServerSearchesInactiveToo(SearchesInactiveToo):
             verbs=["add", "get", "update", "delete", "list", "search"],
             features=CapabilityFeatures(temporal=True, supports_supersession=True),
         )
+
+
+class ForeignServerSearchesInactiveToo(HonestForeignServer):
+    """A foreign OMP server that declares temporal validity and supersession, yet its
+    search returns expired and superseded memories."""
+
+    async def search(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
+        return await super().search(caller, query.model_copy(update={"include_inactive": True}))
 
 
 class ForgetUserCountsNothing(InMemoryProvider):

@@ -50,6 +50,7 @@ GRADES: dict[str, Grade] = {
     "list_is_newest_first": Grade(_CORE, "§6.4 list"),
     "list_pagination_is_complete": Grade(_EXT, "§6.4 list (no empty last page, §13)"),
     "list_pagination_is_stable_under_concurrent_inserts": Grade(_CORE, "§6.4 list"),
+    "list_pagination_survives_ties_deletes_and_limits": Grade(_CORE, "§6.4 list"),
     "list_filters_by_scope_tags_and_time": Grade(_EXT, "§4 Scope grammar (§13)"),
     "search_filters_by_tags": Grade(_EXT, "§6.5 search (tags)"),
     "scope_grammar_is_the_same_on_every_read": Grade(_EXT, "§4 Scope grammar (§13)"),
@@ -93,6 +94,14 @@ GRADES: dict[str, Grade] = {
     "ingestion_status_matches_the_declaration": Grade(_EXT, "§7 Capabilities (async_ingestion)"),
     "rate_limit_matches_the_declaration": Grade(_CORE, "§7 Capabilities (rate limit)"),
     "declared_features_are_honoured_on_the_wire": Grade(_CORE, "§7 Capabilities (truthful)"),
+    "put_by_key_replaces_the_memory_and_keeps_its_id": Grade(_EXT, "§6.10 Client-chosen keys"),
+    "keys_are_unique_per_user_and_scope": Grade(_EXT, "§6.10 Client-chosen keys"),
+    "delete_by_key_removes_only_that_memory": Grade(_EXT, "§6.10 Client-chosen keys"),
+    "concurrent_puts_of_one_key_leave_one_memory": Grade(_EXT, "§6.10 Client-chosen keys"),
+    "a_put_over_a_key_is_audited_as_an_update": Grade(_EXT, "§6.10 Client-chosen keys"),
+    "async_add_is_queued_and_its_event_succeeds": Grade(_EXT, "§6.1 add (async_mode)"),
+    "async_batch_is_one_event_writing_each_item_once": Grade(_EXT, "§6.1 add (async_mode)"),
+    "events_are_bounded_by_user": Grade(_EXT, "§6.1 add (async_mode)"),
 }
 
 

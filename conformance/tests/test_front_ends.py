@@ -163,7 +163,7 @@ def test_a_plain_async_fixture_works_in_strict_mode_without_the_plugin(tmp_path:
                 yield InMemoryProvider()
         """,
         "-k",
-        "pagination or DO_NOT_OVERRIDE",
+        "(pagination and not ties) or DO_NOT_OVERRIDE",
         plugin=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
@@ -185,7 +185,7 @@ def test_a_session_lifespan_in_a_conftest_is_set_up_once(tmp_path: Path) -> None
                 return InMemoryProvider()
         """,
         "-k",
-        "pagination",
+        "pagination and not ties",
         conftest="""
         import asyncio
         from pathlib import Path

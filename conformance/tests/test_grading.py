@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import builtins
-
 from openmem_conformance import CHECKS, Outcome, validate
-from openmem_conformance.defects import ForeignServerSearchesInactiveToo
+from openmem_conformance.defects import ForeignServerSearchesInactiveToo, HonestForeignServer
 from openmem_conformance.grading import GRADES, Standard
 from openmem_conformance.runner import run_one
 
 from openmem.inmemory import InMemoryProvider
-from openmem.models import Capabilities, CapabilityFeatures
-
-
-class ForeignOmpServer(InMemoryProvider):
-    """An honest stand-in for a foreign OMP 0.1 server: it announces no openmem extension."""
-
-    announces_openmem_extensions = False
-
-    @property
-    def server_capabilities(self) -> Capabilities:
-        """It declares temporal validity and supersession, and honours both."""
-        return Capabilities(
-            provider="foreign",
-            verbs=builtins.list(("add", "get", "update", "delete", "list", "search")),
-            features=CapabilityFeatures(temporal=True, supports_supersession=True),
-        )
 
 
 def test_every_check_is_graded_core_or_extension_with_a_clause() -> None:
@@ -34,18 +16,20 @@ def test_every_check_is_graded_core_or_extension_with_a_clause() -> None:
 
 
 async def test_an_extension_check_is_not_offered_by_a_foreign_server() -> None:
-    result = await run_one(CHECKS["update_is_a_merge_patch"], ForeignOmpServer)
+    result = await run_one(CHECKS["update_is_a_merge_patch"], HonestForeignServer)
     assert result.outcome is Outcome.NOT_OFFERED
     assert "§2.3" in result.message
 
 
 async def test_a_core_check_asks_a_foreign_server_for_omp_core_fields_only() -> None:
-    result = await run_one(CHECKS["add_returns_the_stored_record"], ForeignOmpServer)
+    result = await run_one(CHECKS["add_returns_the_stored_record"], HonestForeignServer)
     assert result.outcome is Outcome.PASSED, result.message
 
 
 async def test_a_foreign_server_that_honours_its_declaration_passes_the_wire_check() -> None:
-    result = await run_one(CHECKS["declared_features_are_honoured_on_the_wire"], ForeignOmpServer)
+    result = await run_one(
+        CHECKS["declared_features_are_honoured_on_the_wire"], HonestForeignServer
+    )
     assert result.outcome is Outcome.PASSED, result.message
     assert result.details["declared_features"] == {
         "temporal": "honoured",

@@ -22,6 +22,7 @@ EXPECTED_CORE_FAILURES = {
     "concurrent_mixed_verbs_lose_and_leak_nothing",
     "cancellation_is_prompt_at_random_moments",
     "cancellation_at_every_await_point_is_atomic",
+    "list_pagination_survives_ties_deletes_and_limits",
     # Raw cosine similarity: negative scores.
     "search_results_are_well_formed",
     # A malformed cursor answers 500.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 
+from openmem.models import MemoryRecord
 from openmem.scopes import scope_matches
 from openmem_conformance.check_context import CheckContext
 from openmem_conformance.registry import Tier, check
@@ -184,3 +186,64 @@ async def scope_grammar_is_the_same_on_every_read(ctx: CheckContext) -> None:
         assert got or not want, f"search scope={pattern!r} found none of {len(want)} matches"
     everything = await ctx.ids(user)
     assert unscoped.id in everything, "list without a scope filter must return unscoped memories"
+
+
+@check(Tier.REQUIRED, timeout=120)
+async def list_pagination_survives_ties_deletes_and_limits(ctx: CheckContext) -> None:
+    """Paging finds every memory once across equal timestamps, deletes, updates and big pages.
+
+    Troubleshooting: the keyset cursor must break ties on ``id`` at full timestamp
+    precision (``(created_at, id) < (cursor_time, cursor_id)``): a cursor that compares the
+    time alone, or a rounded time, skips memories written in the same instant (a batch,
+    one transaction, a coarse clock). Deleting a memory already seen, or updating one not
+    yet seen, must neither skip nor repeat the others (an offset cursor skips one). A page
+    at the declared ``max_list_limit`` must be accepted and complete.
+    """
+    user = ctx.user()
+    contents = [f"tie item {i} \u00e9\u4e2d\U0001f600" for i in range(12)]
+    if ctx.capabilities.features.batch_add:
+        # One batch is one instant on most backends: timestamps tie.
+        records = await ctx.settle(await ctx.mem.add_many(contents, user_id=user), user_id=user)
+    else:
+        records = await ctx.add_all(contents, user_id=user)
+    instants = Counter(r.created_at for r in records)
+    ctx.note(memories_sharing_a_timestamp=sum(n for n in instants.values() if n > 1))
+    want = {r.id for r in records}
+    for size in (1, 3, 5):
+        seen = [r.id for page in await _pages(ctx, user, size) for r in page]
+        assert len(seen) == len(set(seen)), f"limit={size}: a memory appeared twice"
+        assert set(seen) == want, f"limit={size}: {len(want - set(seen))} memories skipped"
+
+    # Between two pages: delete one already seen, update one not yet seen.
+    first = await ctx.mem.list(user, limit=4)
+    assert first.next_cursor is not None, "12 memories fit on a page of 4"
+    gone = first.items[1].id
+    await ctx.mem.delete(gone, user_id=user)
+    later = (want - {r.id for r in first.items}).pop()
+    await ctx.mem.update(later, user_id=user, content="updated between pages")
+    rest = [r.id for page in await _pages(ctx, user, 4, cursor=first.next_cursor) for r in page]
+    seen = [r.id for r in first.items] + rest
+    assert len(seen) == len(set(seen)), "a memory appeared twice after a delete between pages"
+    missing = want - {gone} - set(seen)
+    assert not missing, f"{len(missing)} memories skipped after a delete between pages"
+    assert gone not in rest, "a deleted memory came back on a later page"
+
+    limit = ctx.capabilities.limits.max_list_limit
+    if limit is not None:
+        page = await ctx.mem.list(user, limit=limit)
+        assert {r.id for r in page.items} == want - {gone}, f"limit={limit}: not every memory"
+        assert page.next_cursor is None, f"limit={limit}: a cursor after the last memory"
+
+
+async def _pages(
+    ctx: CheckContext, user: str, size: int, *, cursor: str | None = None
+) -> list[list[MemoryRecord]]:
+    """Every page of ``user``'s memories at ``size``, from ``cursor`` (bounded)."""
+    pages: list[list[MemoryRecord]] = []
+    for _ in range(100):
+        page = await ctx.mem.list(user, limit=size, cursor=cursor)
+        pages.append(list(page.items))
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
+    raise AssertionError(f"limit={size}: pagination never ended")
