@@ -100,7 +100,7 @@ GRADES: dict[str, Grade] = {
     "concurrent_puts_of_one_key_leave_one_memory": Grade(_EXT, "§6.10 Client-chosen keys"),
     "a_put_over_a_key_is_audited_as_an_update": Grade(_EXT, "§6.10 Client-chosen keys"),
     "async_add_is_queued_and_its_event_succeeds": Grade(_EXT, "§6.1 add (async_mode)"),
-    "async_batch_is_one_event_writing_each_item_once": Grade(_EXT, "§6.1 add (async_mode)"),
+    "async_batch_writes_each_item_exactly_once": Grade(_EXT, "§6.1 add (async_mode)"),
     "events_are_bounded_by_user": Grade(_EXT, "§6.1 add (async_mode)"),
 }
 
