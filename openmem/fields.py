@@ -136,9 +136,12 @@ def check_json(value: Any, where: str, depth: int = 0) -> None:
 
 # What the validators refuse, said in the JSON Schema too (patterns are informative: the
 # validators above stay the rule, so error messages keep naming the field and the reason).
-NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# Whitespace spelled out (what str.isspace() and Python's \s mean): schema tools differ on
+# whether \s is ASCII or Unicode, and the validators use Python's.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN = rf"^[^\x00]*[^{_SPACE}\x00][^\x00]*$"
 NO_NUL_PATTERN = r"^[^\x00]*$"
-_SEGMENT_PATTERN = rf"[^/*\s\x00-\x1f\x7f]{{1,{MAX_SEGMENT_LENGTH}}}"
+_SEGMENT_PATTERN = rf"[^/*{_SPACE}\x00-\x1f\x7f]{{1,{MAX_SEGMENT_LENGTH}}}"
 SCOPE_PATTERN = rf"^{_SEGMENT_PATTERN}(/{_SEGMENT_PATTERN}){{0,{MAX_SCOPE_DEPTH - 1}}}$"
 SCOPE_FILTER_PATTERN = (
     rf"^({_SEGMENT_PATTERN}|\*)(/({_SEGMENT_PATTERN}|\*)){{0,{MAX_SCOPE_DEPTH - 1}}}$"

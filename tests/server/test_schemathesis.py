@@ -78,8 +78,9 @@ def is_documented_refusal(response: Any) -> bool:
     if error.get("field") == "cursor":
         return True
     field, message = str(error.get("field")), str(error.get("message", ""))
-    if field.split(".")[-1] in ("metadata", "source", "body"):
-        return "keys must be non-empty strings" in message or "NUL" in message
+    json_rule = "keys must be non-empty strings" in message or "NUL" in message
+    if field.split(".")[-1] in ("metadata", "source", "body") or " x-" in message:
+        return json_rule
     if field.startswith("items.") and field.endswith(".user_id"):
         return "the batch's user_id" in message
     if "valid_to must not be before valid_from" in message:
