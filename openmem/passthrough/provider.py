@@ -128,9 +128,6 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         if "search:post" not in self._extensions:
             for feature in _EXTENDED_SEARCH_FEATURES:
                 features[feature] = False
-        # Queued adds (async_mode, GET /events) are not spoken by this client yet: a feature
-        # forwarded must be a feature usable.
-        features["async_ingest"] = False
         features["cancellation"] = "native"
         # The server infers with its own chat model: for this client that is the backend's.
         infers = features.get("infer", "none") != "none" and "memories:messages" in self._extensions
