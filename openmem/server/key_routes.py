@@ -17,7 +17,7 @@ from openmem import gate
 from openmem.errors import InvalidRequestError, NotFoundError
 from openmem.fields import NOT_BLANK_PATTERN, SCOPE_PATTERN
 from openmem.models import MemoryKey, MemoryRecord, invalid_request_from, validate_identifier
-from openmem.server.routes import UserHeader, UserQuery
+from openmem.server.route_params import UserHeader, UserQuery
 from openmem.server.state import Call, CallDep
 
 __all__ = ["key_router"]
