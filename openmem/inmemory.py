@@ -10,8 +10,6 @@ write atomic under cancellation.
 from __future__ import annotations
 
 import builtins
-import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +20,9 @@ from ulid import ULID
 from openmem.context import pack_context
 from openmem.embedders import EmbedderName, EmbedderOptions
 from openmem.errors import ConflictError, NotFoundError
+from openmem.inmemory_search import StoredMemory, rank, terms_of
 from openmem.llm.decisions import INFER_METADATA_KEY, Decision
-from openmem.matching import matches_search, page_of
+from openmem.matching import page_of
 from openmem.models import (
     VERBS,
     AuditAction,
@@ -47,9 +46,6 @@ from openmem.provider import Caller, Provider
 
 __all__ = ["InMemoryOptions", "InMemoryProvider"]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_RRF_K = 60
-
 
 class InMemoryOptions(EmbedderOptions):
     """Options of the in-memory provider: only the embedder.
@@ -62,15 +58,8 @@ class InMemoryOptions(EmbedderOptions):
 
 
 @dataclass
-class _Stored:
-    record: MemoryRecord
-    vector: list[float]
-    terms: frozenset[str]
-
-
-@dataclass
 class _Namespace:
-    memories: dict[str, _Stored] = field(default_factory=dict)
+    memories: dict[str, StoredMemory] = field(default_factory=dict)
     audit: builtins.list[AuditEntry] = field(default_factory=list)
     idempotency: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -152,7 +141,7 @@ class InMemoryProvider(Provider[InMemoryOptions]):
                         }
                     )
                     action = "update"
-            space.memories[record.id] = _Stored(record, vector, _terms(record.content))
+            space.memories[record.id] = StoredMemory(record, vector, terms_of(record.content))
             if key is not None:
                 space.idempotency[key] = record.id
             self._log(caller, action, memory_id=record.id, scope=record.scope)
@@ -189,17 +178,17 @@ class InMemoryProvider(Provider[InMemoryOptions]):
                 updated = MemoryPatch(content=decision.content, metadata=metadata).apply_to(
                     target, now=now
                 )
-                space.memories[target.id] = _Stored(updated, vector, _terms(updated.content))
+                space.memories[target.id] = StoredMemory(updated, vector, terms_of(updated.content))
                 self._log_decision(caller, "update", updated, decision)
                 written.append(updated)
             elif decision.event == "DELETE" and target is not None:
                 retired = MemoryPatch(valid_to=now).apply_to(target, now=now)
                 stored = space.memories[target.id]
-                space.memories[target.id] = _Stored(retired, stored.vector, stored.terms)
+                space.memories[target.id] = StoredMemory(retired, stored.vector, stored.terms)
                 self._log_decision(caller, "update", retired, decision)
             if item is not None and vector is not None:
                 record = self._new_record(caller, item)
-                space.memories[record.id] = _Stored(record, vector, _terms(record.content))
+                space.memories[record.id] = StoredMemory(record, vector, terms_of(record.content))
                 self._log_decision(caller, "add", record, decision)
                 written.append(record)
             elif decision.event == "NONE" and target is not None:
@@ -238,7 +227,7 @@ class InMemoryProvider(Provider[InMemoryOptions]):
             self._owned(caller, memory_id)  # it may have gone while we embedded
             self._check_key_free(caller, updated)
         space = self._space(caller)
-        space.memories[memory_id] = _Stored(updated, vector, _terms(updated.content))
+        space.memories[memory_id] = StoredMemory(updated, vector, terms_of(updated.content))
         self._log(caller, "update", memory_id=memory_id, scope=updated.scope)
         return updated
 
@@ -264,13 +253,13 @@ class InMemoryProvider(Provider[InMemoryOptions]):
         self._log(caller, "get", memory_id=stored.record.id, scope=stored.record.scope)
         return stored.record
 
-    def _keyed(self, caller: Caller, where: MemoryKey) -> _Stored | None:
+    def _keyed(self, caller: Caller, where: MemoryKey) -> StoredMemory | None:
         for stored in self._owned_all(caller):
             if stored.record.key == where.key and stored.record.scope == where.scope:
                 return stored
         return None
 
-    def _keyed_or_missing(self, caller: Caller, where: MemoryKey) -> _Stored:
+    def _keyed_or_missing(self, caller: Caller, where: MemoryKey) -> StoredMemory:
         stored = self._keyed(caller, where)
         if stored is None:
             raise NotFoundError(
@@ -334,46 +323,20 @@ class InMemoryProvider(Provider[InMemoryOptions]):
 
     async def _rank(self, caller: Caller, query: SearchQuery) -> builtins.list[SearchHit]:
         vector = (await self._embedder.embed([query.query]))[0]
-        now = datetime.now(UTC)
-        candidates = [s for s in self._owned_all(caller) if matches_search(s.record, query)]
-        if not query.include_inactive:
-            superseded = {i for s in candidates for i in s.record.supersedes}
-            candidates = [
-                s for s in candidates if s.record.is_active(now) and s.record.id not in superseded
-            ]
-        mode = query.mode or "hybrid"
-        semantic = {s.record.id: max(0.0, _dot(vector, s.vector)) for s in candidates}
-        words = _terms(query.query)
-        keyword = {
-            s.record.id: len(words & s.terms) / len(words) if words else 0.0 for s in candidates
-        }
-        if mode == "semantic":
-            scores = semantic
-        elif mode == "keyword":
-            scores = {i: v for i, v in keyword.items() if v > 0.0}
-        else:
-            scores = _fuse(semantic, {i: v for i, v in keyword.items() if v > 0.0})
-        by_id = {s.record.id: s.record for s in candidates}
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        hits = [
-            SearchHit(memory=by_id[i], score=min(1.0, max(0.0, score)))
-            for i, score in ranked
-            if query.min_score is None or score >= query.min_score
-        ]
-        return hits[: query.limit]
+        return rank(builtins.list(self._owned_all(caller)), vector, query, datetime.now(UTC))
 
     # -- internals ---------------------------------------------------------------------
 
     def _space(self, caller: Caller) -> _Namespace:
         return self._namespaces.setdefault(caller.namespace, _Namespace())
 
-    def _owned(self, caller: Caller, memory_id: str) -> _Stored:
+    def _owned(self, caller: Caller, memory_id: str) -> StoredMemory:
         stored = self._space(caller).memories.get(memory_id)
         if stored is None or stored.record.user_id != caller.user_id:
             raise NotFoundError(f"memory {memory_id!r} not found", provider=self.name)
         return stored
 
-    def _owned_all(self, caller: Caller) -> Iterable[_Stored]:
+    def _owned_all(self, caller: Caller) -> Iterable[StoredMemory]:
         return [
             s for s in self._space(caller).memories.values() if s.record.user_id == caller.user_id
         ]
@@ -400,22 +363,3 @@ class InMemoryProvider(Provider[InMemoryOptions]):
                 details=details or {},
             )
         )
-
-
-def _terms(text: str) -> frozenset[str]:
-    return frozenset(w.lower() for w in _WORD.findall(text))
-
-
-def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.fsum(x * y for x, y in zip(a, b, strict=True))
-
-
-def _fuse(*rankings: dict[str, float]) -> dict[str, float]:
-    """Reciprocal-rank fusion, scaled so a first place in every ranking scores 1.0."""
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        ordered = sorted(ranking.items(), key=lambda kv: (-kv[1], kv[0]))
-        for rank, (memory_id, _) in enumerate(ordered, start=1):
-            fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (_RRF_K + rank)
-    best = len(rankings) / (_RRF_K + 1)
-    return {i: v / best for i, v in fused.items()}

@@ -221,9 +221,11 @@ class NonAtomicAdd(InMemoryProvider):
     async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
         record = self._new_record(caller, item)
         vector = (await self._embedder.embed([item.content]))[0]
-        from openmem.inmemory import _Stored, _terms  # the reference's own storage
+        from openmem.inmemory_search import StoredMemory, terms_of  # the reference's storage
 
-        self._space(caller).memories[record.id] = _Stored(record, vector, _terms(record.content))
+        self._space(caller).memories[record.id] = StoredMemory(
+            record, vector, terms_of(record.content)
+        )
         await asyncio.sleep(0)  # e.g. a second statement outside the transaction
         self._log(caller, "add", memory_id=record.id, scope=record.scope)
         return record
@@ -233,14 +235,14 @@ class LosesConcurrentWrites(InMemoryProvider):
     """add() writes back a stale copy of the table: concurrent adds overwrite each other."""
 
     async def add(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
-        from openmem.inmemory import _Stored, _terms  # the reference's own storage
+        from openmem.inmemory_search import StoredMemory, terms_of  # the reference's storage
 
         space = self._space(caller)
         snapshot = dict(space.memories)  # read ...
         vector = (await self._embedder.embed([item.content]))[0]
         await asyncio.sleep(0)  # ... a round trip ...
         record = self._new_record(caller, item)
-        snapshot[record.id] = _Stored(record, vector, _terms(record.content))
+        snapshot[record.id] = StoredMemory(record, vector, terms_of(record.content))
         space.memories = snapshot  # ... and write back what was read: a lost update
         self._log(caller, "add", memory_id=record.id, scope=record.scope)
         return record
