@@ -32,6 +32,7 @@ from openmem.models import (
     SearchQuery,
 )
 from openmem.passthrough.compat import checked_scores, read, unwrap
+from openmem.passthrough.declaration import read_declaration
 from openmem.passthrough.exchange import Exchange, read_json
 from openmem.passthrough.options import PassthroughOptions
 from openmem.passthrough.queued import enqueue, fetch_event
@@ -41,16 +42,6 @@ __all__ = ["PassthroughProvider"]
 
 _GET_QUERY_MAX_LENGTH = 2_000  # what `openmem serve` accepts in GET /memories/search?q=
 _log = logging.getLogger("openmem.passthrough")
-
-# Features that only work through the parameters of the extended search (``mode`` and
-# ``include_inactive``): without it a server's claim of them cannot be used from here.
-_EXTENDED_SEARCH_FEATURES = (
-    "vector_search",
-    "keyword_search",
-    "hybrid_search",
-    "temporal",
-    "supports_supersession",
-)
 
 
 class PassthroughProvider(Provider[PassthroughOptions]):
@@ -101,40 +92,11 @@ class PassthroughProvider(Provider[PassthroughOptions]):
         response = await self._exchange.send(
             "GET", "/capabilities", verb="capabilities", idempotent=True
         )
-        payload = read_json(response)
-        if not isinstance(payload, Mapping) or "omp_version" not in payload:
-            raise ProviderError(
-                f"{self.options.base_url} is not an OMP server (no omp_version in /capabilities)",
-                provider=self.name,
-            )
-        remote = read(Capabilities, payload)
-        marker = payload.get("x-openmem")
-        self._announced = isinstance(marker, Mapping)
-        self._server_capabilities = remote
-        extensions = marker.get("extensions") if isinstance(marker, Mapping) else None
-        self._extensions = frozenset(str(e) for e in extensions or ())
-        features = remote.features.model_dump(by_alias=True)
-        # A feature reachable only through an extension route is only as real as the route.
-        for feature, extension in (
-            ("batch_add", "memories:batch"),
-            ("forget_user", "users:forget"),
-            ("idempotency", "idempotency-key"),
-            ("metadata_filters", "search:post"),
-            ("client_keys", "memories:by-key"),
-            ("async_ingest", "async-mode"),
-        ):
-            if extension not in self._extensions:
-                features[feature] = False
-        if "search:post" not in self._extensions:
-            for feature in _EXTENDED_SEARCH_FEATURES:
-                features[feature] = False
-        features["cancellation"] = "native"
-        # The server infers with its own chat model: for this client that is the backend's.
-        infers = features.get("infer", "none") != "none" and "memories:messages" in self._extensions
-        features["infer"] = "backend" if infers else "none"
-        data = remote.model_dump(by_alias=True)
-        data["features"] = features
-        self._capabilities = Capabilities.model_validate(data)
+        declaration = read_declaration(read_json(response), base_url=self.options.base_url)
+        self._announced = declaration.announced
+        self._server_capabilities = declaration.claimed
+        self._extensions = declaration.extensions
+        self._capabilities = declaration.usable
         return self._capabilities
 
     @property
