@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -22,27 +22,54 @@ from openmem.errors import ClosedError
 from openmem.memory import AsyncMemory
 from openmem.provider import Provider
 
-__all__ = ["Memory"]
+__all__ = ["LoopRunner", "Memory", "blocking_twin"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+AsyncT = TypeVar("AsyncT")
+SyncT = TypeVar("SyncT")
 
 LOOP_THREAD_NAME = "openmem-memory"
+
+
+class LoopRunner(Protocol):
+    """Awaits a coroutine function on some event loop and returns its result (``Memory.run``)."""
+
+    def __call__(self, func: Callable[[], Awaitable[R]], /) -> R: ...
+
+
+def blocking_twin(
+    method: Callable[Concatenate[AsyncT, P], Awaitable[R]],
+    on_loop: Callable[[SyncT], tuple[AsyncT, LoopRunner]],
+) -> Callable[Concatenate[SyncT, P], R]:
+    """The sync twin of an async method: same signature, same docstring.
+
+    ``on_loop(facade)`` gives the async object the method runs on and the runner that awaits
+    it on that object's loop. ``Memory`` builds its verbs with it, and so does the mem0
+    drop-in (``openmem.compat.mem0.Memory``).
+    """
+
+    def call(self: SyncT, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        target, run_on_loop = on_loop(self)
+
+        async def run() -> R:
+            return await method(target, *args, **kwargs)
+
+        return run_on_loop(run)
+
+    functools.update_wrapper(call, method)
+    return call
+
+
+def _on_private_loop(memory: Memory) -> tuple[AsyncMemory, LoopRunner]:
+    return memory._async, memory.run
 
 
 def _blocking(
     method: Callable[Concatenate[AsyncMemory, P], Awaitable[R]],
 ) -> Callable[Concatenate[Memory, P], R]:
-    """The sync twin of an ``AsyncMemory`` verb: same signature, same docstring."""
-
-    def call(self: Memory, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async def run() -> R:
-            return await method(self._async, *args, **kwargs)
-
-        return self._portal().call(run)
-
-    functools.update_wrapper(call, method)
-    return call
+    """The sync twin of an ``AsyncMemory`` verb, run on the ``Memory``'s private loop."""
+    return blocking_twin(method, _on_private_loop)
 
 
 def _takes_the_arguments_of(

@@ -24,33 +24,37 @@ and times, with the current text as ``new_memory`` of the last event.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 import openmem
+from openmem.compat.mem0_shapes import (
+    ROLE_EXTENSION as ROLE_EXTENSION,  # importable from here, as it always was
+)
+from openmem.compat.mem0_shapes import (
+    Messages,
+    as_messages,
+    entity_and_filters,
+    in_entity,
+    mem0_shape,
+    owner_of,
+)
 from openmem.errors import NotFoundError
 from openmem.models import MemoryRecord
+from openmem.sync import LoopRunner, blocking_twin
 
 __all__ = ["AsyncMemory", "Memory", "MemoryNotFoundError"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-ROLE_EXTENSION = "x-mem0-compat"
-"""Where the drop-in keeps what mem0 records and openmem has no field for (the role)."""
-_ENTITY_KEYS = ("user_id", "agent_id", "run_id")
 _LIST_PAGE = 500
 _SEARCH_WINDOW = 100
 
 
 class MemoryNotFoundError(NotFoundError, ValueError):
     """No memory with that id for the owner this instance knows (mem0 raises ``ValueError``)."""
-
-
-Messages = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 class AsyncMemory:
@@ -106,8 +110,8 @@ class AsyncMemory:
         """
         if memory_type is not None or prompt is not None:
             raise ValueError("memory_type and prompt are mem0-specific and not supported")
-        owner = _owner(user_id, agent_id, run_id)
-        conversation = _as_messages(messages)
+        owner = owner_of(user_id, agent_id, run_id)
+        conversation = as_messages(messages)
         common: dict[str, Any] = {
             "user_id": owner,
             "agent_id": agent_id,
@@ -180,7 +184,7 @@ class AsyncMemory:
         self, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
     ) -> dict[str, str]:
         """Delete every memory of the user (or agent, or run)."""
-        owner = _owner(user_id, agent_id, run_id)
+        owner = owner_of(user_id, agent_id, run_id)
         capabilities = await self.memory.capabilities()
         if agent_id is None and run_id is None and capabilities.features.forget_user:
             await self.memory.forget_user(owner)
@@ -201,7 +205,7 @@ class AsyncMemory:
             record = await self.memory.get(memory_id, user_id=owner)
         except NotFoundError:
             return None
-        return {**_shape(record, owner), "score": None}
+        return {**mem0_shape(record, owner), "score": None}
 
     async def get_all(
         self,
@@ -214,11 +218,13 @@ class AsyncMemory:
         run_id: str | None = None,
     ) -> dict[str, Any]:
         """Up to ``top_k`` (or ``limit``) memories of the entity: ``{"results": [...]}``."""
-        entity, rest = _entity(filters, user_id=user_id, agent_id=agent_id, run_id=run_id)
-        owner = _owner(**entity)
+        entity, rest = entity_and_filters(
+            filters, user_id=user_id, agent_id=agent_id, run_id=run_id
+        )
+        owner = owner_of(**entity)
         records = await self._all(owner, entity["agent_id"], entity["run_id"], rest)
         wanted = limit if limit is not None else top_k
-        return {"results": [_shape(r, owner) for r in records[:wanted]]}
+        return {"results": [mem0_shape(r, owner) for r in records[:wanted]]}
 
     async def search(
         self,
@@ -238,8 +244,10 @@ class AsyncMemory:
         ``threshold`` is openmem's ``min_score`` (scores in [0, 1], higher is better); the
         search is semantic when the provider declares ``vector_search``, as mem0's is.
         """
-        entity, rest = _entity(filters, user_id=user_id, agent_id=agent_id, run_id=run_id)
-        owner = _owner(**entity)
+        entity, rest = entity_and_filters(
+            filters, user_id=user_id, agent_id=agent_id, run_id=run_id
+        )
+        owner = owner_of(**entity)
         wanted = limit if limit is not None else top_k
         narrowed = entity["agent_id"] is not None or entity["run_id"] is not None
         # mem0 ranks by vector similarity alone; so does the drop-in where it can.
@@ -254,9 +262,9 @@ class AsyncMemory:
         )
         results: list[dict[str, Any]] = []
         for hit in hits:
-            if _in_entity(hit.memory, entity["agent_id"], entity["run_id"]):
+            if in_entity(hit.memory, entity["agent_id"], entity["run_id"]):
                 self._owners[hit.memory.id] = owner
-                results.append({**_shape(hit.memory, owner), "score": hit.score})
+                results.append({**mem0_shape(hit.memory, owner), "score": hit.score})
         return {"results": results[:wanted]}
 
     async def history(self, memory_id: str, *, user_id: str | None = None) -> list[dict[str, Any]]:
@@ -305,7 +313,7 @@ class AsyncMemory:
         while True:
             page = await self.memory.list(owner, limit=_LIST_PAGE, cursor=cursor)
             for record in page.items:
-                if _in_entity(record, agent_id, run_id) and all(
+                if in_entity(record, agent_id, run_id) and all(
                     record.metadata.get(k) == v for k, v in metadata.items()
                 ):
                     self._owners[record.id] = owner
@@ -315,19 +323,15 @@ class AsyncMemory:
                 return records
 
 
+def _on_openmem_loop(memory: Memory) -> tuple[AsyncMemory, LoopRunner]:
+    return memory._async, memory.memory.run
+
+
 def _blocking(
     method: Callable[Concatenate[AsyncMemory, P], Awaitable[R]],
 ) -> Callable[Concatenate[Memory, P], R]:
     """The sync twin of an ``AsyncMemory`` method, run on the openmem ``Memory``'s loop."""
-
-    def call(self: Memory, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async def run() -> R:
-            return await method(self._async, *args, **kwargs)
-
-        return self.memory.run(run)
-
-    functools.update_wrapper(call, method)
-    return call
+    return blocking_twin(method, _on_openmem_loop)
 
 
 class Memory:
@@ -367,70 +371,6 @@ class Memory:
     get_all = _blocking(AsyncMemory.get_all)
     search = _blocking(AsyncMemory.search)
     history = _blocking(AsyncMemory.history)
-
-
-def _owner(user_id: str | None, agent_id: str | None, run_id: str | None) -> str:
-    if user_id is not None:
-        return user_id
-    if agent_id is not None:
-        return f"agent:{agent_id}"
-    if run_id is not None:
-        return f"run:{run_id}"
-    raise ValueError("at least one of user_id, agent_id or run_id is required")
-
-
-def _entity(
-    filters: Mapping[str, Any] | None, **given: str | None
-) -> tuple[dict[str, str | None], dict[str, Any]]:
-    """The entity ids (from keywords or ``filters``) and the metadata equality filters."""
-    rest = dict(filters or {})
-    entity: dict[str, str | None] = {}
-    for key in _ENTITY_KEYS:
-        from_filters = rest.pop(key, None)
-        keyword = given.get(key)
-        if keyword is not None and from_filters is not None and keyword != from_filters:
-            raise ValueError(f"{key} and filters[{key!r}] disagree")
-        entity[key] = keyword if keyword is not None else from_filters
-    for key, value in rest.items():
-        if key in ("AND", "OR", "NOT") or isinstance(value, Mapping | list) or value == "*":
-            raise ValueError(f"filter {key!r}: only equality on metadata is supported")
-    return entity, rest
-
-
-def _in_entity(record: MemoryRecord, agent_id: str | None, run_id: str | None) -> bool:
-    return (agent_id is None or record.agent_id == agent_id) and (
-        run_id is None or record.session_id == run_id
-    )
-
-
-def _as_messages(messages: Messages) -> list[Mapping[str, Any]]:
-    if isinstance(messages, str):
-        return [{"role": "user", "content": messages}]
-    if isinstance(messages, Mapping):
-        return [messages]
-    return list(messages)
-
-
-def _shape(record: MemoryRecord, owner: str) -> dict[str, Any]:
-    """A record as mem0 returns one from ``get``, ``get_all`` and ``search``."""
-    shaped: dict[str, Any] = {
-        "id": record.id,
-        "memory": record.content,
-        "hash": hashlib.md5(record.content.encode()).hexdigest(),
-        "metadata": dict(record.metadata) or None,
-        "created_at": record.created_at.isoformat(),
-        "updated_at": (record.updated_at or record.created_at).isoformat(),
-    }
-    if owner == record.user_id and not owner.startswith(("agent:", "run:")):
-        shaped["user_id"] = record.user_id
-    if record.agent_id is not None:
-        shaped["agent_id"] = record.agent_id
-    if record.session_id is not None:
-        shaped["run_id"] = record.session_id
-    compat = record.extensions.get(ROLE_EXTENSION)
-    if isinstance(compat, Mapping) and "role" in compat:
-        shaped["role"] = compat["role"]
-    return shaped
 
 
 def _not_found(memory_id: str) -> MemoryNotFoundError:
