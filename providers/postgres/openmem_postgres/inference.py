@@ -19,7 +19,8 @@ from openmem.models import MemoryInput, MemoryRecord, check_content_length
 from openmem.provider import Caller
 from openmem_postgres.rows import RECORD_COLUMNS, record_from_row
 from openmem_postgres.runner import PROVIDER, Connection
-from openmem_postgres.store import OpenStore, audit_id, memory_id
+from openmem_postgres.store import OpenStore, audit_id
+from openmem_postgres.writes import memory_values
 
 __all__ = ["apply_decisions"]
 
@@ -142,25 +143,7 @@ async def _apply(
 async def _insert(
     conn: Connection, sql: _Sql, caller: Caller, item: MemoryInput, vector: list[float] | None
 ) -> MemoryRecord:
-    row = await conn.fetchrow(
-        sql.insert,
-        caller.namespace,
-        memory_id(),
-        caller.user_id,
-        item.agent_id,
-        item.session_id,
-        item.scope,
-        item.tags,
-        item.source.model_dump(exclude_none=True) if item.source is not None else None,
-        item.metadata,
-        item.extensions,
-        item.confidence,
-        item.valid_from,
-        item.valid_to,
-        item.supersedes,
-        item.content,
-        vector,
-    )
+    row = await conn.fetchrow(sql.insert, *memory_values(caller, item, vector))
     assert row is not None
     return record_from_row(row)
 

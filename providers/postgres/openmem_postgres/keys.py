@@ -9,14 +9,13 @@ old memory or the new one, never half of each.
 
 from __future__ import annotations
 
-from typing import Any
-
 from openmem.errors import NotFoundError
 from openmem.models import MemoryInput, MemoryKey, MemoryRecord, check_content_length
 from openmem.provider import Caller
 from openmem_postgres.rows import RECORD_COLUMNS, record_from_row
 from openmem_postgres.runner import PROVIDER
-from openmem_postgres.store import OpenStore, audit_id, memory_id
+from openmem_postgres.store import OpenStore, audit_id
+from openmem_postgres.writes import audited_values
 
 __all__ = ["KeyStatements", "delete_by_key", "get_by_key", "put"]
 
@@ -80,30 +79,7 @@ async def put(
     """Insert the keyed memory, or replace the one with its key and scope (same id)."""
     check_content_length(item.content, store.options.max_content_length)
     (vector,) = await store.embed([item.content])
-    row = await store.runner.fetchrow(
-        sql.put,
-        caller.namespace,
-        memory_id(),
-        caller.user_id,
-        item.agent_id,
-        item.session_id,
-        item.scope,
-        item.tags,
-        _source(item),
-        item.metadata,
-        item.extensions,
-        item.confidence,
-        item.valid_from,
-        item.valid_to,
-        item.supersedes,
-        item.content,
-        vector,
-        item.idempotency_key,
-        audit_id(),
-        caller.app,
-        caller.request_id,
-        item.key,
-    )
+    row = await store.runner.fetchrow(sql.put, *audited_values(caller, item, vector), item.key)
     assert row is not None  # an upsert always returns its row
     return record_from_row(row)
 
@@ -140,7 +116,3 @@ def _missing(where: MemoryKey) -> NotFoundError:
         f"no memory with key {where.key!r} in scope {where.scope!r} for this user",
         provider=PROVIDER,
     )
-
-
-def _source(item: MemoryInput) -> dict[str, Any] | None:
-    return item.source.model_dump(exclude_none=True) if item.source is not None else None

@@ -23,7 +23,17 @@ from openmem_postgres.rows import encode_vector, record_from_row
 from openmem_postgres.runner import PROVIDER, PooledRunner
 from openmem_postgres.store import OpenStore, audit_id, memory_id
 
-__all__ = ["add", "add_groups", "add_many", "delete", "forget_user", "update"]
+__all__ = [
+    "add",
+    "add_groups",
+    "add_many",
+    "audited_values",
+    "delete",
+    "forget_user",
+    "memory_values",
+    "source_json",
+    "update",
+]
 
 _UPDATE_RETRIES = 5
 
@@ -32,28 +42,7 @@ async def add(store: OpenStore, caller: Caller, item: MemoryInput) -> MemoryReco
     """Insert the memory and its audit row in one statement (idempotent with a key)."""
     check_content_length(item.content, store.options.max_content_length)
     (vector,) = await store.embed([item.content])
-    args = (
-        caller.namespace,
-        memory_id(),
-        caller.user_id,
-        item.agent_id,
-        item.session_id,
-        item.scope,
-        item.tags,
-        _source(item),
-        item.metadata,
-        item.extensions,
-        item.confidence,
-        item.valid_from,
-        item.valid_to,
-        item.supersedes,
-        item.content,
-        vector,
-        item.idempotency_key,
-        audit_id(),
-        caller.app,
-        caller.request_id,
-    )
+    args = audited_values(caller, item, vector)
     row = await store.add_groups.add(args)
     if row is not None:
         return record_from_row(row)
@@ -136,7 +125,7 @@ async def add_many(
         [i.scope for i in items],
         # Lists of lists would bind as 2-D arrays; each list goes as JSON text instead.
         [json.dumps(i.tags) for i in items],
-        [_source(i) for i in items],
+        [source_json(i) for i in items],
         [i.metadata for i in items],
         [i.extensions for i in items],
         [i.confidence for i in items],
@@ -239,5 +228,41 @@ async def forget_user(store: OpenStore, caller: Caller) -> int:
     return int(count or 0)
 
 
-def _source(item: MemoryInput) -> dict[str, Any] | None:
+def memory_values(caller: Caller, item: MemoryInput, vector: list[float] | None) -> tuple[Any, ...]:
+    """``$1..$16`` of every ``INSERT INTO memories``: namespace, a new id, user, the item's
+    columns in table order, and its vector."""
+    return (
+        caller.namespace,
+        memory_id(),
+        caller.user_id,
+        item.agent_id,
+        item.session_id,
+        item.scope,
+        item.tags,
+        source_json(item),
+        item.metadata,
+        item.extensions,
+        item.confidence,
+        item.valid_from,
+        item.valid_to,
+        item.supersedes,
+        item.content,
+        vector,
+    )
+
+
+def audited_values(caller: Caller, item: MemoryInput, vector: list[float]) -> tuple[Any, ...]:
+    """``$1..$20`` of an add or a put (``queries.add``, ``keys.KeyStatements.put``): the
+    ``memory_values``, then the idempotency key and the audit row's id, app and request id."""
+    return (
+        *memory_values(caller, item, vector),
+        item.idempotency_key,
+        audit_id(),
+        caller.app,
+        caller.request_id,
+    )
+
+
+def source_json(item: MemoryInput) -> dict[str, Any] | None:
+    """The ``source`` column of ``item``: its fields that are set, or NULL."""
     return item.source.model_dump(exclude_none=True) if item.source is not None else None
