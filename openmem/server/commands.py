@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from openmem.cli_options import OPTION_FLAG, PROVIDER_FLAG, parse_provider_options
 from openmem.errors import ConfigurationError
 from openmem.server.keys import VERB_GROUPS, KeyStore
 from openmem.server.log_format import LogFormat, configure_logging
@@ -22,18 +23,8 @@ from openmem.server.settings import load_server_settings
 __all__ = ["keys", "serve"]
 
 
-def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--option")
-        options[name.strip().replace("-", "_")] = value
-    return options
-
-
 @click.command()
-@click.option("--provider", help="Provider name (default: OPENMEM_PROVIDER, else postgres).")
+@PROVIDER_FLAG
 @click.option(
     "--config",
     "config_file",
@@ -67,14 +58,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     help="json: one JSON object per line (time, level, logger, message, request_id).",
 )
 @click.option("--graceful-timeout", type=float, help="Seconds in-flight requests get on shutdown.")
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A provider option, e.g. -o url=postgresql://... (repeatable).",
-)
+@OPTION_FLAG
 def serve(
     provider: str | None,
     config_file: Path | None,
@@ -110,7 +94,7 @@ def serve(
     try:
         settings = load_server_settings(flags=flags, file=config_file)
         settings.check_exposure()
-        provider_options: dict[str, Any] = {"provider": provider, **_parse_options(options)}
+        provider_options: dict[str, Any] = {"provider": provider, **parse_provider_options(options)}
         app = create_app(settings, provider_options=provider_options, config_file=config_file)
         store = app.state.openmem.key_store
         if (
@@ -290,7 +274,7 @@ def migrate_keys(
     records = _store(keys_path, config_file).records()
     try:
         file = provider_table(config_file) if config_file is not None else None
-        kwargs: dict[str, Any] = {"provider": provider, **_parse_options(options)}
+        kwargs: dict[str, Any] = {"provider": provider, **parse_provider_options(options)}
         target = resolve_config(kwargs=kwargs, file=file).build_provider()
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None

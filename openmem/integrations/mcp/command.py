@@ -14,17 +14,9 @@ from typing import Any
 
 import click
 
+from openmem.cli_options import OPTION_FLAG, PROVIDER_FLAG, parse_provider_options
+
 __all__ = ["mcp"]
-
-
-def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--option")
-        options[name.strip().replace("-", "_")] = value
-    return options
 
 
 def _loopback(host: str) -> bool:
@@ -37,15 +29,8 @@ def _loopback(host: str) -> bool:
 
 
 @click.command()
-@click.option("--provider", help="Provider name (default: OPENMEM_PROVIDER, else postgres).")
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A provider option, e.g. -o url=postgresql://... (repeatable).",
-)
+@PROVIDER_FLAG
+@OPTION_FLAG
 @click.option(
     "--user-id",
     envvar="OPENMEM_MCP_USER_ID",
@@ -86,7 +71,7 @@ def mcp(
     from openmem.errors import ConfigurationError
     from openmem.memory import AsyncMemory
 
-    overrides: dict[str, Any] = _parse_options(options)
+    overrides: dict[str, Any] = parse_provider_options(options)
     if provider is not None:
         overrides["provider"] = provider
     try:
