@@ -30,58 +30,86 @@ RECORD_COLUMNS = (
     "created_at, updated_at, client_key"
 )
 """The columns every query returns for a record, in the order ``record_from_row`` reads."""
+_RECORD_WIDTH = RECORD_COLUMNS.count(",") + 1
 
 _set = object.__setattr__
+_new = object.__new__
+_RECORD_FIELDS = frozenset(MemoryRecord.model_fields)
+_HIT_FIELDS = frozenset(SearchHit.model_fields)
 
 
-def _trusted(cls: type[ModelT], values: dict[str, Any], extra: dict[str, Any] | None) -> ModelT:
+def _trusted(
+    cls: type[ModelT], values: dict[str, Any], fields: frozenset[str], extra: Any
+) -> ModelT:
     """An instance of ``cls`` holding ``values`` (every field) without validation.
 
     Exactly what pydantic's ``model_construct`` ends with, without its per-field default
     and alias resolution, which the rows never need: every field is present.
     """
-    obj = cls.__new__(cls)
+    obj: ModelT = _new(cls)
     _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_fields_set__", set(fields))
     _set(obj, "__pydantic_extra__", extra)
     _set(obj, "__pydantic_private__", None)
     return obj
 
 
 def record_from_row(row: asyncpg.Record) -> MemoryRecord:
-    """A ``MemoryRecord`` from a row of ``RECORD_COLUMNS``.
+    """A ``MemoryRecord`` from a row starting with ``RECORD_COLUMNS``.
 
     Rows were validated on the way in, so they are not validated again on the way out:
-    that would be most of the cost of turning a row into a model.
+    that would be most of the cost of turning a row into a model. Read by position (one
+    unpacking instead of a lookup per column): a search builds ten of these per call.
     """
-    source = row["source"]
+    (
+        id_,
+        user_id,
+        agent_id,
+        session_id,
+        scope,
+        tags,
+        source,
+        metadata,
+        extensions,
+        confidence,
+        valid_from,
+        valid_to,
+        supersedes,
+        status,
+        content,
+        embedding_model,
+        created_at,
+        updated_at,
+        client_key,
+    ) = row[:_RECORD_WIDTH]
     values = {
-        "id": row["id"],
-        "content": row["content"],
-        "user_id": row["user_id"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "scope": row["scope"],
-        "tags": list(row["tags"]),
+        "id": id_,
+        "content": content,
+        "user_id": user_id,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "scope": scope,
+        "tags": list(tags),
         "source": MemorySource.model_construct(**source) if source is not None else None,
-        "confidence": row["confidence"],
-        "valid_from": row["valid_from"],
-        "valid_to": row["valid_to"],
-        "supersedes": list(row["supersedes"]),
-        "embedding_model": row["embedding_model"],
-        "status": row["status"],
-        "agent_id": row["agent_id"],
-        "session_id": row["session_id"],
-        "metadata": row["metadata"],
+        "confidence": confidence,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+        "supersedes": list(supersedes),
+        "embedding_model": embedding_model,
+        "status": status,
+        "agent_id": agent_id,
+        "session_id": session_id,
+        "metadata": metadata,
         "event_id": None,
-        "key": row["client_key"],
+        "key": client_key,
     }
-    return _trusted(MemoryRecord, values, row["extensions"] or {})
+    return _trusted(MemoryRecord, values, _RECORD_FIELDS, extensions or {})
 
 
 def hit_from_row(row: asyncpg.Record) -> SearchHit:
     """A ``SearchHit`` from a row of ``RECORD_COLUMNS`` plus ``score``."""
-    return _trusted(SearchHit, {"memory": record_from_row(row), "score": row["score"]}, {})
+    values = {"memory": record_from_row(row), "score": row[_RECORD_WIDTH]}
+    return _trusted(SearchHit, values, _HIT_FIELDS, {})
 
 
 def audit_from_row(row: asyncpg.Record) -> AuditEntry:

@@ -9,6 +9,11 @@ transaction and returns the connection to the pool, or terminates it if that fai
 ``release_timeout``. The caller sees ``CancelledError`` after one loop iteration instead of
 after a round trip. ``aclose()`` waits (bounded) for the pending releases.
 
+A call that succeeds with no transaction open hands its connection straight to the next
+call (``handoff.ConnectionHandoff``) instead of releasing it through the pool; every other
+path releases through the pool in the background as above, and ``wait_released`` hands the
+kept connections back too, so the pool sees them all at rest.
+
 Driver errors are mapped here, at the boundary, to the typed errors of ``openmem.errors``.
 """
 
@@ -18,11 +23,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import asyncpg.exceptions as pgerr
-from asyncpg.pool import PoolConnectionProxy
 
 from openmem.errors import (
     ConflictError,
@@ -32,12 +36,11 @@ from openmem.errors import (
     ProviderSaturatedError,
     ProviderUnavailableError,
 )
+from openmem_postgres.handoff import Connection, ConnectionHandoff
 
 __all__ = ["Connection", "PooledRunner", "map_driver_errors"]
 
 T = TypeVar("T")
-Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
-"""A pooled connection as ``PooledRunner.run`` hands it to an operation."""
 _log = logging.getLogger("openmem_postgres")
 PROVIDER = "postgres"
 
@@ -52,11 +55,7 @@ class PooledRunner:
         self._acquire_timeout = acquire_timeout
         self._release_timeout = release_timeout
         self._releases: set[asyncio.Task[None]] = set()
-        # Connections this runner has out (acquired, not yet back): below the pool's size a
-        # connection is free or can be opened, so acquiring needs no timer. Counted here
-        # because asking the pool (``get_idle_size``) walks every connection each call.
-        self._out = 0
-        self._size = pool.get_max_size()
+        self._handoff = ConnectionHandoff(pool, acquire_timeout=acquire_timeout)
 
     @property
     def pending_releases(self) -> int:
@@ -66,22 +65,7 @@ class PooledRunner:
     async def run(self, op: Callable[[Connection], Awaitable[T]]) -> T:
         """``op`` on a pooled connection, with driver errors mapped to openmem errors."""
         with map_driver_errors():
-            self._out += 1
-            try:
-                if self._out <= self._size:
-                    # A connection is free or can be opened: no timer to arm.
-                    conn = await self.pool.acquire()
-                else:
-                    conn = await self.pool.acquire(timeout=self._acquire_timeout)
-            except TimeoutError as exc:
-                self._out -= 1
-                raise ProviderSaturatedError(
-                    f"no database connection free within {self._acquire_timeout:g} s",
-                    provider=PROVIDER,
-                ) from exc
-            except BaseException:
-                self._out -= 1
-                raise
+            conn = await self._acquire()
             try:
                 result = await op(conn)
             except BaseException as exc:
@@ -94,16 +78,26 @@ class PooledRunner:
                 # Cancelled or failed: the connection may be mid-cancel; never wait for it.
                 self._release_later(conn)
                 raise
-            # Success: the release costs no round trip (see ``_no_reset``), and handing the
-            # connection straight back keeps the next call on the same, warm backend. asyncpg
-            # shields the release, so a cancel arriving now still reaches the caller at once.
-            try:
-                await self.pool.release(conn, timeout=self._release_timeout)
-            except Exception as exc:  # asyncpg terminated the connection; the result stands
-                _log.warning("discarded a database connection after a failed release: %r", exc)
-            finally:
-                self._out -= 1
+            if conn.is_in_transaction() or conn.is_closed():
+                self._release_later(conn)  # the pool rolls it back or replaces it
+            else:
+                self._handoff.give_back(conn)
             return result
+
+    async def _acquire(self) -> Connection:
+        while True:
+            try:
+                conn = await self._handoff.acquire()
+            except TimeoutError as exc:
+                raise ProviderSaturatedError(
+                    f"no database connection free within {self._acquire_timeout:g} s",
+                    provider=PROVIDER,
+                ) from exc
+            if not conn.is_closed():
+                return conn
+            # Closed while it was kept (the server or the network ended it): the pool
+            # replaces it.
+            self._release_later(conn)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Every row of ``sql`` (``Connection.fetch`` through ``run``)."""
@@ -142,10 +136,13 @@ class PooledRunner:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
         finally:
-            self._out -= 1
+            self._handoff.slot_freed()
 
     async def wait_released(self, grace: float) -> None:
-        """Wait until every background release has finished, at most ``grace`` seconds."""
+        """Hand the kept connections back to the pool and wait until every release has
+        finished, at most ``grace`` seconds: then the pool holds every idle connection."""
+        for conn in self._handoff.take_kept():
+            self._release_later(conn)
         pending = list(self._releases)
         if pending:
             await asyncio.wait(pending, timeout=grace)
