@@ -116,6 +116,8 @@ async def main() -> None:
         # Let the server finish acknowledging the last cancel before looking.
         await asyncio.sleep(0.2)
         active, orphan_records, orphan_audit = await provider.runner.run(server_state)
+        # That call's connection is kept by the runner for the next one: hand it back first.
+        await provider.runner.wait_released(grace=30)
         leaked = (pool.get_size() - pool.get_idle_size()) + active
         retried = [
             await mem.add(content, user_id=user, idempotency_key=key) for user, key, content in keys

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 import asyncpg.exceptions as pgerr
@@ -78,10 +78,13 @@ class PooledRunner:
                 # Cancelled or failed: the connection may be mid-cancel; never wait for it.
                 self._release_later(conn)
                 raise
-            if conn.is_in_transaction() or conn.is_closed():
+            state = _state(conn)
+            if state == "clean":
+                self._handoff.give_back(conn)
+            elif state == "dirty":
                 self._release_later(conn)  # the pool rolls it back or replaces it
             else:
-                self._handoff.give_back(conn)
+                self._handoff.slot_freed()
             return result
 
     async def _acquire(self) -> Connection:
@@ -93,11 +96,14 @@ class PooledRunner:
                     f"no database connection free within {self._acquire_timeout:g} s",
                     provider=PROVIDER,
                 ) from exc
-            if not conn.is_closed():
+            state = _state(conn)
+            if state == "clean":
                 return conn
-            # Closed while it was kept (the server or the network ended it): the pool
-            # replaces it.
-            self._release_later(conn)
+            # Ended while it was kept (by the server or the network): the pool replaces it.
+            if state == "dirty":
+                self._release_later(conn)
+            else:
+                self._handoff.slot_freed()
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Every row of ``sql`` (``Connection.fetch`` through ``run``)."""
@@ -154,6 +160,18 @@ class PooledRunner:
             await asyncio.wait_for(self.pool.close(), grace)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             self.pool.terminate()
+
+
+def _state(conn: Connection) -> Literal["clean", "dirty", "gone"]:
+    """Whether ``conn`` can serve the next call as it is, needs the pool's release (closed,
+    or a transaction left open), or is gone: asyncpg detaches a connection that closes
+    while it is out and puts its slot back in the pool itself."""
+    try:
+        if conn.is_closed() or conn.is_in_transaction():
+            return "dirty"
+    except asyncpg.InterfaceError:
+        return "gone"
+    return "clean"
 
 
 def _failed_client_side(exc: BaseException) -> bool:
