@@ -8,15 +8,24 @@ outside the API key's scopes is ``not_found`` (no existence leak).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import ValidationError
 
 from openmem import gate
 from openmem.errors import InvalidRequestError, NotFoundError
 from openmem.fields import NOT_BLANK_PATTERN, SCOPE_PATTERN
-from openmem.models import MemoryKey, MemoryRecord, invalid_request_from, validate_identifier
+from openmem.models import (
+    MemoryKey,
+    MemoryRecord,
+    Verb,
+    invalid_request_from,
+    validate_identifier,
+)
+from openmem.provider import Caller
 from openmem.server.route_params import UserHeader, UserQuery
 from openmem.server.state import Call, CallDep
 
@@ -64,6 +73,33 @@ def _user(*candidates: str | None) -> str:
     return validate_identifier(given.pop(), "user_id")
 
 
+@dataclass(frozen=True)
+class _KeyedCall:
+    """A by-key call, checked: its ``Caller`` and the key and scope it names."""
+
+    call: Call
+    caller: Caller
+    where: MemoryKey
+
+
+def _keyed_call(verb: Verb) -> Callable[..., Awaitable[_KeyedCall]]:
+    """The dependency of a by-key route: the key's verb, the user, then the key and scope."""
+
+    # async: FastAPI would run a plain function on a worker thread.
+    async def resolve(
+        call: CallDep,
+        key: KeyQuery,
+        scope: KeyScopeQuery = None,
+        user_id: UserQuery = None,
+        x_user_id: UserHeader = None,
+    ) -> _KeyedCall:
+        call.principal.require_verb(verb)
+        caller = call.caller(_user(x_user_id, user_id))
+        return _KeyedCall(call, caller, _where(call, key, scope))
+
+    return resolve
+
+
 @key_router.get(
     "/memories:by-key",
     response_model=MemoryRecord,
@@ -71,17 +107,10 @@ def _user(*candidates: str | None) -> str:
     tags=["memories"],
 )
 async def get_memory_by_key(
-    call: CallDep,
-    key: KeyQuery,
-    scope: KeyScopeQuery = None,
-    user_id: UserQuery = None,
-    x_user_id: UserHeader = None,
+    keyed: Annotated[_KeyedCall, Depends(_keyed_call("get"))],
 ) -> MemoryRecord:
     """The user's memory put under ``key`` in ``scope``; ``not_found`` when there is none."""
-    call.principal.require_verb("get")
-    caller = call.caller(_user(x_user_id, user_id))
-    where = _where(call, key, scope)
-    return await call.state.provider.get_by_key(caller, where)
+    return await keyed.call.state.provider.get_by_key(keyed.caller, keyed.where)
 
 
 @key_router.delete(
@@ -92,15 +121,8 @@ async def get_memory_by_key(
     tags=["memories"],
 )
 async def delete_memory_by_key(
-    call: CallDep,
-    key: KeyQuery,
-    scope: KeyScopeQuery = None,
-    user_id: UserQuery = None,
-    x_user_id: UserHeader = None,
+    keyed: Annotated[_KeyedCall, Depends(_keyed_call("delete"))],
 ) -> Response:
     """Delete the user's memory put under ``key`` in ``scope``; 204 with no body."""
-    call.principal.require_verb("delete")
-    caller = call.caller(_user(x_user_id, user_id))
-    where = _where(call, key, scope)
-    await call.state.provider.delete_by_key(caller, where)
+    await keyed.call.state.provider.delete_by_key(keyed.caller, keyed.where)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
