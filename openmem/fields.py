@@ -8,11 +8,15 @@ bare values (``validate_identifier``) and turn pydantic's errors into ``InvalidR
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, GetJsonSchemaHandler, TypeAdapter, ValidationError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+from typing_extensions import TypeAliasType
 
 from openmem.errors import InvalidRequestError
 from openmem.scopes import (
@@ -23,14 +27,21 @@ from openmem.scopes import (
 )
 
 __all__ = [
+    "EXTENSION_NAME_PATTERN",
+    "JSON_NUMBER_LIMIT",
+    "JSON_VALUE_CORE_SCHEMA",
     "MAX_CURSOR_LENGTH",
     "MAX_ID_LENGTH",
+    "MAX_JSON_DEPTH",
     "MAX_QUERY_LENGTH",
     "MAX_TAGS",
     "MAX_TAG_LENGTH",
     "Confidence",
     "Content",
     "Identifier",
+    "JsonScalar",
+    "JsonValue",
+    "JsonValueSchema",
     "Metadata",
     "QueryText",
     "Scope",
@@ -42,6 +53,7 @@ __all__ = [
     "check_content_length",
     "check_json",
     "invalid_request_from",
+    "json_object_schema",
     "validate_identifier",
 ]
 
@@ -50,6 +62,10 @@ MAX_TAGS = 64
 MAX_TAG_LENGTH = 128
 MAX_QUERY_LENGTH = 8_000
 MAX_CURSOR_LENGTH = 512
+MAX_JSON_DEPTH = 16
+"""How deep ``metadata``, ``source`` and extension values may nest (the value itself is 0)."""
+JSON_NUMBER_LIMIT = sys.float_info.max
+"""The largest magnitude a JSON number may have: every backend and client can hold a double."""
 
 
 def _no_nul(value: str) -> str:
@@ -114,13 +130,25 @@ def _metadata(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_json(value: Any, where: str, depth: int = 0) -> None:
-    """Raise ``ValueError`` unless ``value`` is plain JSON: no NUL, NaN, odd keys or types."""
-    if depth > 16:
+    """Raise ``ValueError`` unless ``value`` is plain JSON: no NUL, NaN, odd keys or types.
+
+    The rules, also stated by the ``JsonValue`` schema (except the depth, which JSON Schema
+    has no keyword for): strings and keys without NUL or lone surrogates, keys not empty,
+    numbers finite and within a double's range, at most ``MAX_JSON_DEPTH`` levels of nesting.
+    """
+    if depth > MAX_JSON_DEPTH:
         raise ValueError(f"{where} nests too deeply")
     if isinstance(value, str):
         _no_nul(value)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where} must not hold NaN or infinity")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float):
+        # int too: 1e400 parses as infinity but 10**400 spelled out as an int, and neither
+        # fits the doubles most backends and clients store numbers in.
+        if not (isinstance(value, int) or math.isfinite(value)):
+            raise ValueError(f"{where} must not hold NaN or infinity")
+        if abs(value) > JSON_NUMBER_LIMIT:
+            raise ValueError(f"{where} holds a number beyond the range of a double")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str) or not key:
@@ -130,7 +158,7 @@ def check_json(value: Any, where: str, depth: int = 0) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             check_json(item, where, depth + 1)
-    elif value is not None and not isinstance(value, bool | int | float):
+    else:
         raise ValueError(f"{where} must be JSON (got {type(value).__name__})")
 
 
@@ -152,6 +180,75 @@ def _schema(**extra: Any) -> Any:
     return Field(json_schema_extra=extra)
 
 
+_JSON_KEYS = {"minLength": 1, "pattern": NO_NUL_PATTERN}
+
+
+class _JsonKeys:
+    """Adds the key rule of JSON objects to an object's schema: keys non-empty, no NUL."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["propertyNames"] = dict(_JSON_KEYS)
+        return schema
+
+
+# The JSON value ``check_json`` accepts, as a type whose only job is its schema (one recursive
+# ``JsonValue`` definition); the values themselves stay ``Any`` and are checked by
+# ``check_json``, which keeps its messages and takes tuples from Python callers.
+JsonScalar = Union[  # noqa: UP007 (a TypeAliasType needs the runtime Union form on 3.11)
+    Annotated[str, _schema(pattern=NO_NUL_PATTERN)],
+    Annotated[float, _schema(minimum=-JSON_NUMBER_LIMIT, maximum=JSON_NUMBER_LIMIT)],
+    bool,
+    None,
+]
+if TYPE_CHECKING:
+    JsonValue: TypeAlias = JsonScalar | list["JsonValue"] | dict[str, "JsonValue"]
+else:
+    JsonValue = TypeAliasType(
+        "JsonValue",
+        Union[  # noqa: UP007
+            JsonScalar,
+            list["JsonValue"],
+            Annotated[dict[str, "JsonValue"], _JsonKeys()],
+        ],
+    )
+"""A JSON value as ``check_json`` accepts it (the depth limit aside), for schemas."""
+
+
+JSON_VALUE_CORE_SCHEMA: CoreSchema = TypeAdapter(JsonValue).core_schema
+"""``JsonValue``'s core schema: pass it to a ``GetJsonSchemaHandler`` for a reference to it."""
+EXTENSION_NAME_PATTERN = r"^x-[^\x00]+$"
+"""The names of ``x-<provider>`` extension fields (what ``additionalProperties`` leaves open)."""
+
+
+class JsonValueSchema:
+    """Gives an ``Any`` field the schema of ``JsonValue`` (or of ``of``), the check aside.
+
+    ``object_of=True`` makes it the schema of a JSON object whose values are ``of``.
+
+    >>> Annotated[Any, AfterValidator(check), JsonValueSchema()]  # any JSON value
+    """
+
+    def __init__(self, of: Any = JsonValue, *, object_of: bool = False) -> None:
+        self._core = TypeAdapter(of).core_schema
+        self._object_of = object_of
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(self._core)
+        if not self._object_of:
+            return schema
+        return {"type": "object", "additionalProperties": schema, "propertyNames": dict(_JSON_KEYS)}
+
+
+def json_object_schema(values: Any = JsonValue) -> JsonValueSchema:
+    """The schema of a JSON object whose values are ``values`` (``JsonValue`` by default)."""
+    return JsonValueSchema(values, object_of=True)
+
+
 Identifier = Annotated[
     str,
     AfterValidator(_identifier),
@@ -167,7 +264,7 @@ Scope = Annotated[str, AfterValidator(_scope), _schema(pattern=SCOPE_PATTERN)]
 ScopeFilter = Annotated[str, AfterValidator(_scope_filter), _schema(pattern=SCOPE_FILTER_PATTERN)]
 UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata), json_object_schema()]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 Text = Annotated[str, AfterValidator(_no_nul), _schema(pattern=NO_NUL_PATTERN)]
 QueryText = Annotated[

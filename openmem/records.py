@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from ulid import ULID
 
-from openmem.fields import Text, UTCDateTime
+from openmem.fields import JSON_VALUE_CORE_SCHEMA, NO_NUL_PATTERN, Text, UTCDateTime
 
 OMP_VERSION = "0.1"
 DEFAULT_MAX_CONTENT_LENGTH = 100_000
@@ -54,6 +56,18 @@ class MemorySource(BaseModel):
     app: Text | None = None
     type: Literal["extracted", "explicit", "imported"] | None = None
     ref: Text | None = None
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # Requests check the source's own extra fields as JSON values (keys non-empty, no
+        # NUL), and the schema says so.
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        target["additionalProperties"] = handler(JSON_VALUE_CORE_SCHEMA)
+        target["propertyNames"] = {"minLength": 1, "pattern": NO_NUL_PATTERN}  # as check_json
+        return schema
 
 
 class MemoryRecord(_Record):

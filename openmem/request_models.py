@@ -12,16 +12,29 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from openmem.errors import InvalidRequestError
 from openmem.fields import (
+    EXTENSION_NAME_PATTERN,
+    JSON_VALUE_CORE_SCHEMA,
     MAX_CURSOR_LENGTH,
     MAX_TAGS,
     NOT_BLANK_PATTERN,
     Confidence,
     Content,
     Identifier,
+    JsonScalar,
     Metadata,
     QueryText,
     Scope,
@@ -30,6 +43,7 @@ from openmem.fields import (
     Text,
     UTCDateTime,
     check_json,
+    json_object_schema,
 )
 from openmem.records import AuditAction, JSONScalar, MemoryRecord, MemorySource, SearchMode
 
@@ -37,19 +51,26 @@ from openmem.records import AuditAction, JSONScalar, MemoryRecord, MemorySource,
 class _Request(BaseModel):
     """Base of what callers send: frozen, only ``x-`` extensions besides the fields."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="allow",
-        str_strip_whitespace=False,
-        # The schema says what the validator below refuses: extensions are 'x-<name>' only.
-        json_schema_extra={"additionalProperties": False, "patternProperties": {"^x-.": {}}},
-    )
+    model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=False)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The schema says what the validator below refuses: extensions are 'x-<name>' only,
+        # and their values are JSON values.
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        target["additionalProperties"] = False
+        target["patternProperties"] = {EXTENSION_NAME_PATTERN: handler(JSON_VALUE_CORE_SCHEMA)}
+        return schema
 
     @model_validator(mode="after")
     def _only_x_extensions(self) -> Self:
         for key, value in (self.model_extra or {}).items():
-            if not key.startswith("x-") or len(key) < 3:
+            if not key.startswith("x-") or len(key) < 3 or "\x00" in key:
                 raise ValueError(f"unknown field {key!r}; extensions must be named 'x-<provider>'")
+            check_json(key, "an extension name")
             check_json(value, key)
         return self
 
@@ -114,7 +135,7 @@ class MemoryPatch(_Request):
     supersedes: list[Identifier] | None = Field(default=None, max_length=MAX_TAGS)
     agent_id: Identifier | None = None
     session_id: Identifier | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Annotated[dict[str, Any], json_object_schema()] | None = None
 
     @field_validator("content")
     @classmethod
@@ -208,7 +229,9 @@ class SearchQuery(_Request):
     query: QueryText
     scope: ScopeFilter | None = None
     tags: Tags = Field(default_factory=list)
-    filters: dict[str, JSONScalar] = Field(default_factory=dict)
+    filters: Annotated[dict[str, JSONScalar], json_object_schema(JsonScalar)] = Field(
+        default_factory=dict
+    )
     mode: SearchMode | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 10
     min_score: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
