@@ -38,9 +38,7 @@ SEARCH_QUERY = _validator("SearchQuery")
 # Text where the rules bite: NUL, whitespace only, empty, ordinary.
 _TEXT = st.sampled_from(["", " ", "\x00", "a\x00b", "\u3000", "é", "a"]) | st.text(max_size=4)
 _NUMBERS = st.sampled_from([sys.float_info.max, -sys.float_info.max, 10**308 * 2, -(10**309)])
-_SCALARS = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _NUMBERS | _TEXT
-)
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _NUMBERS | _TEXT
 JSON_VALUES = st.recursive(
     _SCALARS,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
