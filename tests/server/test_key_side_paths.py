@@ -140,67 +140,55 @@ SCOPED = {"scopes": ["mine"]}
 ADD_ONLY = {"verbs": ["add"]}
 OTHER_USER = {"users": ["u2"]}
 
+# The side paths that can name another memory in ``supersedes``, and the by-id verbs.
+SUPERSEDING = {
+    "add": "add",
+    "batch add": "batch",
+    "update": "update",
+    "conversation add": "conversation",
+}
+BY_ID = {"get": "GET", "update": "PATCH", "delete": "DELETE"}
+
+
+def replay_refused(request: Request) -> Row:
+    """A replay a scoped key may not see: the one conflict message, naming no record."""
+    return Row(SCOPED, request, 409, "conflict", IDEMPOTENCY_CONFLICT, "idempotency_key")
+
+
 TABLE: dict[str, Row] = {
     # -- idempotency replay -------------------------------------------------------------
-    "scope x add x replay of another scope's record": Row(
-        SCOPED,
-        add(idempotency_key="k-theirs", content=SECRET),
-        409,
-        "conflict",
-        IDEMPOTENCY_CONFLICT,
-        "idempotency_key",
+    "scope x add x replay of another scope's record": replay_refused(
+        add(idempotency_key="k-theirs", content=SECRET)
     ),
-    "scope x add x replay with other content": Row(
-        SCOPED,
-        add(idempotency_key="k-theirs"),
-        409,
-        "conflict",
-        IDEMPOTENCY_CONFLICT,
-        "idempotency_key",
-    ),
-    "scope x batch add x replay of another scope's record": Row(
-        SCOPED,
-        batch(idempotency_key="k-theirs", content=SECRET),
-        409,
-        "conflict",
-        IDEMPOTENCY_CONFLICT,
-        "idempotency_key",
+    "scope x add x replay with other content": replay_refused(add(idempotency_key="k-theirs")),
+    "scope x batch add x replay of another scope's record": replay_refused(
+        batch(idempotency_key="k-theirs", content=SECRET)
     ),
     "verbs x add x replay with other content": Row(
-        ADD_ONLY,
-        add(idempotency_key="k-theirs"),
-        409,
-        "conflict",
+        ADD_ONLY, add(idempotency_key="k-theirs"), 409, "conflict"
     ),
     # -- supersedes -------------------------------------------------------------------
-    "scope x add x supersedes another scope's memory": Row(
-        SCOPED, supersede("add"), 404, "not_found", field="supersedes"
-    ),
-    "scope x batch add x supersedes another scope's memory": Row(
-        SCOPED, supersede("batch"), 404, "not_found", field="supersedes"
-    ),
-    "scope x update x supersedes another scope's memory": Row(
-        SCOPED, supersede("update"), 404, "not_found", field="supersedes"
-    ),
-    "scope x conversation add x supersedes another scope's memory": Row(
-        SCOPED, supersede("conversation"), 404, "not_found", field="supersedes"
-    ),
-    "verbs x conversation add x supersedes without update": Row(
-        ADD_ONLY, supersede("conversation"), 403, "scope_denied", field="supersedes"
-    ),
-    "verbs x add x supersedes without update": Row(
-        ADD_ONLY, supersede("add"), 403, "scope_denied", field="supersedes"
-    ),
-    "verbs x batch add x supersedes without update": Row(
-        ADD_ONLY, supersede("batch"), 403, "scope_denied", field="supersedes"
-    ),
+    **{
+        f"scope x {name} x supersedes another scope's memory": Row(
+            SCOPED, supersede(via), 404, "not_found", field="supersedes"
+        )
+        for name, via in SUPERSEDING.items()
+    },
+    **{
+        f"verbs x {name} x supersedes without update": Row(
+            ADD_ONLY, supersede(via), 403, "scope_denied", field="supersedes"
+        )
+        for name, via in SUPERSEDING.items()
+        if via != "update"
+    },
     "users x add x supersedes as another user": Row(
         OTHER_USER, supersede("add"), 403, "scope_denied", field="user_id"
     ),
     # -- refused by-id verbs leave no audit entry -------------------------------------
-    "scope x get x another scope's memory": Row(SCOPED, by_id("GET"), 404, "not_found"),
-    "scope x update x another scope's memory": Row(SCOPED, by_id("PATCH"), 404, "not_found"),
-    "scope x delete x another scope's memory": Row(SCOPED, by_id("DELETE"), 404, "not_found"),
+    **{
+        f"scope x {name} x another scope's memory": Row(SCOPED, by_id(method), 404, "not_found")
+        for name, method in BY_ID.items()
+    },
     "verbs x get x not allowed": Row(ADD_ONLY, by_id("GET"), 403, "scope_denied"),
     "users x delete x another user's memory": Row(OTHER_USER, by_id("DELETE"), 403),
 }
