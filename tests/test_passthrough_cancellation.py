@@ -19,14 +19,12 @@ import asyncio
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from openmem.models import SearchQuery
@@ -34,6 +32,7 @@ from openmem.passthrough import PassthroughProvider
 from openmem.provider import Caller
 
 from .server.conftest import free_port
+from .server.serve_process import serving
 
 CLEAN_SAMPLES = 200
 MAX_SAMPLES = 3000
@@ -65,26 +64,9 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     script = Path(tmp_path_factory.mktemp("slow")) / "server.py"
     script.write_text(_SERVER)
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(script), str(port)])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the slow server did not start")
-            time.sleep(0.05)
+    command = [sys.executable, str(script), str(port)]
+    with serving(command, port, name="the slow server", start_timeout=20) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 async def test_cancellation_reaches_the_awaiter_within_3ms_p99(slow_server: str) -> None:

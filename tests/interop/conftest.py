@@ -9,18 +9,16 @@ so these tests never skip for want of it).
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ..server.conftest import free_port
+from ..server.serve_process import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_ENV = ROOT / ".venv-reference"
-START_TIMEOUT = 60.0
 
 
 @pytest.fixture(scope="session")
@@ -35,41 +33,18 @@ def reference_env() -> Path:
 def reference_server(reference_env: Path, postgres_database_url: str) -> Iterator[str]:
     """The URL of the reference ``omp-server`` over a fresh PostgreSQL database."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            str(reference_env / "bin" / "omp-server"),
-            "--provider",
-            "postgres",
-            "--url",
-            postgres_database_url,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(f"omp-server exited with {process.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"omp-server did not answer within {START_TIMEOUT:g} s")
-            time.sleep(0.05)
+    command = [
+        str(reference_env / "bin" / "omp-server"),
+        "--provider",
+        "postgres",
+        "--url",
+        postgres_database_url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    with serving(command, port, name="omp-server", stdout=subprocess.DEVNULL) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)

@@ -4,6 +4,7 @@ A server on a thread of the test process shares its GIL and its file descriptors
 cancellation then waits on the server's thread, and a pool connection the server opens looks
 like a descriptor the client leaked. Timing and leak checks of a client therefore talk to a
 server started here, exactly as an operator starts it (``python -m openmem.cli serve``).
+``serving`` runs any such server process (the reference ``omp-server`` too) until healthy.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import httpx
 
 from .conftest import free_port
 
-__all__ = ["openmem_serve"]
+__all__ = ["openmem_serve", "serving"]
 
 START_TIMEOUT = 60.0
 
@@ -58,10 +59,30 @@ def openmem_serve(
     for name, value in (options or {}).items():
         command += ["-o", f"{name}={value}"]
     environment = {**os.environ, "OPENMEM_DATA_DIR": str(data_dir), **(env or {})}
-    process = subprocess.Popen(command, env=environment)
+    with serving(command, port, name="openmem serve", env=environment) as url:
+        yield url
+
+
+@contextmanager
+def serving(
+    command: Sequence[str],
+    port: int,
+    *,
+    name: str,
+    env: Mapping[str, str] | None = None,
+    stdout: int | None = None,
+    start_timeout: float = START_TIMEOUT,
+) -> Iterator[str]:
+    """Run ``command``, a server on ``port`` of 127.0.0.1, until it is healthy; yields its URL.
+
+    Healthy is ``GET /healthz`` answering 200 within ``start_timeout`` seconds; a server
+    that exits or stays silent is a ``RuntimeError`` naming it (``name``). On exit the
+    process is terminated, then killed if it does not stop.
+    """
+    process = subprocess.Popen(list(command), env=env, stdout=stdout)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
@@ -69,9 +90,9 @@ def openmem_serve(
             except httpx.TransportError:
                 pass
             if process.poll() is not None:
-                raise RuntimeError(f"openmem serve exited with {process.returncode}")
+                raise RuntimeError(f"{name} exited with {process.returncode}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"openmem serve did not answer within {START_TIMEOUT:g} s")
+                raise RuntimeError(f"{name} did not answer within {start_timeout:g} s")
             time.sleep(0.05)
         yield url
     finally:
