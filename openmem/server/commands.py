@@ -77,6 +77,7 @@ def serve(
     import uvicorn
 
     from openmem.server.app import create_app, uses_database_keys
+    from openmem.server.serving import uvicorn_config
     from openmem.tracing import instrument_libraries
 
     instrument_libraries()  # asyncpg and httpx spans under the verb spans, when installed
@@ -115,18 +116,7 @@ def serve(
         f"(auth: {'api keys' if settings.auth else 'off'})",
         err=True,
     )
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        log_config=None,  # configure_logging set uvicorn's loggers up in the chosen format
-        access_log=False,  # ours has no query strings (user ids) and no raw paths
-        timeout_graceful_shutdown=int(settings.graceful_timeout),
-        limit_concurrency=settings.max_connections,
-        lifespan="on",
-        server_header=False,
-    )
+    config = uvicorn_config(app, settings)
     server = uvicorn.Server(config)
     server.run()
     if not server.started:

@@ -80,6 +80,9 @@ class ServerSettings(BaseModel):
     body_timeout: float = Field(default=30.0, gt=0, le=3600)
     """Seconds a request body may take to arrive, from the end of its headers; a slower one
     is refused with 400 and its connection's worker is free again."""
+    header_timeout: float = Field(default=5.0, gt=0, le=3600)
+    """Seconds a request's headers may take to arrive, from its first byte (``openmem serve``);
+    a slower client gets 400 and its connection is closed (slowloris)."""
     max_in_flight: int = Field(default=512, ge=1, le=100_000)
     """Requests handled at once; one more answers 503 ``provider_saturated`` with
     ``Retry-After`` (``/healthz`` and ``/metrics`` are not counted)."""

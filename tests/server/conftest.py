@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from openmem.inmemory import InMemoryProvider
 from openmem.provider import Provider
 from openmem.server import KeyStore, ServerSettings, create_app
+from openmem.server.serving import uvicorn_config
 
 
 @pytest.fixture
@@ -89,18 +90,28 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(app: FastAPI, *, graceful_timeout: int = 5) -> Iterator[LiveServer]:
-    """Run ``app`` under uvicorn in a thread; bounded waits on start and stop."""
+def live_server(
+    app: FastAPI, *, graceful_timeout: int = 5, settings: ServerSettings | None = None
+) -> Iterator[LiveServer]:
+    """Run ``app`` under uvicorn in a thread; bounded waits on start and stop.
+
+    With ``settings``, uvicorn is configured exactly as ``openmem serve`` configures it
+    (``uvicorn_config``), on a free loopback port.
+    """
     port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=graceful_timeout,
-    )
+    if settings is not None:
+        served = settings.model_copy(update={"host": "127.0.0.1", "port": port})
+        config = uvicorn_config(app, served)
+    else:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=graceful_timeout,
+        )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
