@@ -18,7 +18,7 @@ from typing import ClassVar
 from ulid import ULID
 
 from openmem.context import pack_context
-from openmem.embedders import EmbedderName, EmbedderOptions
+from openmem.embedders import EmbedderChoice, EmbedderOptions
 from openmem.errors import ConflictError, NotFoundError
 from openmem.inmemory_search import StoredMemory, rank, terms_of
 from openmem.llm.decisions import INFER_METADATA_KEY, Decision
@@ -54,7 +54,7 @@ class InMemoryOptions(EmbedderOptions):
     fake of tests and apps. Pass ``embedder="onnx"`` for recall by meaning.
     """
 
-    embedder: EmbedderName = "hashing"
+    embedder: EmbedderChoice = "hashing"
 
 
 @dataclass

@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from openmem import AsyncMemory
 from openmem.embedders import EmbedderOptions, HashingEmbedder
 from openmem.embedders.openai import OpenAIEmbedder
 from openmem.errors import ConfigurationError, ProviderError
@@ -71,6 +73,22 @@ class FakeEmbeddingsAPI:
             transport=httpx.ASGITransport(app=self.app),
             **kwargs,
         )
+
+
+async def test_an_embedder_instance_is_used_as_it_is() -> None:
+    mine = HashingEmbedder(32)
+    options = EmbedderOptions(embedder=mine)
+    assert options.build_embedder() is mine
+    async with AsyncMemory(provider="inmemory", embedder=mine) as mem:
+        record = await mem.add("dark mode editor", user_id="u1")
+        hits = await mem.search("dark mode", "u1", mode="semantic")
+    assert hits[0].memory.id == record.id
+    assert record.embedding_model == mine.model
+
+
+def test_an_embedder_must_be_a_name_or_an_embedder() -> None:
+    with pytest.raises(ValidationError):
+        EmbedderOptions(embedder=object())  # type: ignore[arg-type]
 
 
 async def test_openai_batches_orders_by_index_and_normalises() -> None:

@@ -66,7 +66,7 @@ GRADES: dict[str, Grade] = {
     "temporal_validity_filters_search": Grade(_EXT, "§6.5 search (include_inactive)"),
     "superseded_memories_leave_search": Grade(_EXT, "§6.5 search (include_inactive)"),
     "keyword_search_matches_terms": Grade(_EXT, "§6.5 search (mode)"),
-    "hybrid_search_finds_exact_terms": Grade(_EXT, "§6.5 search (mode)"),
+    "hybrid_search_finds_what_either_half_finds": Grade(_EXT, "§6.5 search (mode)"),
     "semantic_search_is_available": Grade(_EXT, "§6.5 search (mode)"),
     "metadata_filters_match_by_equality": Grade(_EXT, "§6.5 search (filters)"),
     "idempotency_key_never_duplicates": Grade(_EXT, "§6.1 add (Idempotency-Key)"),

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from openmem_conformance import CHECKS, ConformanceLevel, Outcome, Tier, validate
+from openmem_conformance.data_defects import HybridIsKeywordOnly
 from openmem_conformance.defects import (
     AddAnswersAnotherId,
     AuditFlagWithoutVerb,
@@ -145,6 +146,8 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
     (UnstableCapabilities, "capabilities_are_well_formed", "changed between two calls"),
     (ForgetUserIgnoresNamespace, "namespaces_never_see_each_other", "changed this namespace"),
     (QueuesWithoutDeclaring, "ingestion_status_matches_the_declaration", "without declaring"),
+    (HybridIsSemanticOnly, "hybrid_search_finds_what_either_half_finds", "keyword half does not"),
+    (HybridIsKeywordOnly, "hybrid_search_finds_what_either_half_finds", "vector half does not"),
     *KEY_DEFECTS,
 ]
 
@@ -264,19 +267,8 @@ FRONT_END_CHECKS = {
 def test_mutation_score_every_provider_facing_check_has_a_defect() -> None:
     """The suite's mutation score: each check that a provider can fail has a defect."""
     caught = {name for _, name, _ in DEFECTS}
-    weak = {"hybrid_search_finds_exact_terms"}  # see the xfail below
     # The infer group (another issue's, added with its fake chat model) is scored there.
     scored = {n for n, c in CHECKS.items() if not c.func.__module__.endswith(".infer")}
-    uncovered = scored - caught - FRONT_END_CHECKS - weak
+    uncovered = scored - caught - FRONT_END_CHECKS
     assert not uncovered, f"checks without a defect that proves they can fail: {uncovered}"
     assert len(caught & scored) / len(scored - FRONT_END_CHECKS) >= 0.97
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness: with the hashing embedder both halves of hybrid search are "
-    "lexical, so the check cannot tell hybrid from semantic; needs a suite-controlled embedder",
-)
-async def test_hybrid_that_runs_only_the_vector_search_is_caught() -> None:
-    result = await run_one(CHECKS["hybrid_search_finds_exact_terms"], HybridIsSemanticOnly)
-    assert result.outcome is Outcome.FAILED

@@ -4,29 +4,45 @@ already have torch) and ``hashing`` (lexical only: word overlap, no meaning; the
 test embedder and an explicit choice, never the default).
 
 Providers that embed take the flat ``EmbedderOptions`` fields (so ``OPENMEM_EMBEDDER=openai``
-works from the environment) and call ``build_embedder()``.
+works from the environment) and call ``build_embedder()``. From Python, ``embedder`` also takes
+an ``Embedder`` instance (your own model, or the conformance suite's controlled geometry)::
+
+    AsyncMemory(provider="postgres", embedder=MyEmbedder())
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr
 
 from openmem.embedders.base import Embedder
 from openmem.embedders.hashing import HashingEmbedder
 from openmem.provider import ProviderOptions
 
-__all__ = ["Embedder", "EmbedderName", "EmbedderOptions", "HashingEmbedder", "build_embedder"]
+__all__ = [
+    "Embedder",
+    "EmbedderChoice",
+    "EmbedderName",
+    "EmbedderOptions",
+    "HashingEmbedder",
+    "build_embedder",
+]
 
 EmbedderName = Literal["onnx", "hashing", "openai", "local"]
+EmbedderChoice = EmbedderName | Embedder
+"""A built-in embedder by name, or an ``Embedder`` instance used as it is."""
 
 
 class EmbedderOptions(ProviderOptions):
     """Embedder settings shared by every provider that computes its own vectors."""
 
-    embedder: EmbedderName = "onnx"
-    """``onnx`` (default, semantic MiniLM), ``openai``, ``local`` or ``hashing`` (lexical)."""
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    embedder: EmbedderChoice = "onnx"
+    """``onnx`` (default, semantic MiniLM), ``openai``, ``local`` or ``hashing`` (lexical), or
+    an ``Embedder`` instance (Python only): the provider uses it as it is, ignores the other
+    ``embedder_*`` options, and closes it when the provider closes."""
     embedder_model: str | None = None
     """Model name: e.g. ``text-embedding-3-small`` (openai), or a local model directory
     (``onnx``: ``tokenizer.json`` with ``model.onnx`` or ``model.safetensors``)."""
@@ -46,7 +62,9 @@ class EmbedderOptions(ProviderOptions):
 
 
 def build_embedder(options: EmbedderOptions) -> Embedder:
-    """Construct the configured embedder."""
+    """Construct the configured embedder (an ``Embedder`` instance comes back as it is)."""
+    if isinstance(options.embedder, Embedder):
+        return options.embedder
     if options.embedder == "hashing":
         return HashingEmbedder(options.embedder_dim or 256)
     if options.embedder == "onnx":

@@ -12,6 +12,7 @@ MODULES = (
     "lifecycle",
     "model",
     "optional",
+    "hybrid",
     "client_keys",
     "infer",
     "async_ingest",

@@ -181,25 +181,6 @@ async def keyword_search_matches_terms(ctx: CheckContext) -> None:
     assert not strays, f"keyword search returned memories without the term: {strays}"
 
 
-@check(Tier.OPTIONAL, requires=("feature:hybrid_search",))
-async def hybrid_search_finds_exact_terms(ctx: CheckContext) -> None:
-    """mode="hybrid" ranks a memory containing a rare query term first.
-
-    Troubleshooting: with ``features.hybrid_search``, fuse the keyword and vector rankings
-    (e.g. reciprocal-rank fusion) and normalise the fused score into [0, 1].
-    """
-    user = ctx.user()
-    target = await ctx.add("ticket QX-4471 is about the login page", user_id=user)
-    await ctx.add_all(
-        ["the login page is slow", "tickets are triaged on monday", "page layout is nice"],
-        user_id=user,
-    )
-    hits = await ctx.mem.search("QX-4471", user, mode="hybrid", limit=10)
-    assert_hits_well_formed(hits, user_id=user, limit=10, what="hybrid search")
-    assert hits, "hybrid search found nothing"
-    assert hits[0].memory.id == target.id, "hybrid search did not rank the match first"
-
-
 @check(Tier.OPTIONAL, requires=("feature:vector_search",))
 async def semantic_search_is_available(ctx: CheckContext) -> None:
     """mode="semantic" works and finds a memory by its exact text.
