@@ -30,7 +30,7 @@ from openmem.distribution import install_command
 from openmem.environment import ENV_PREFIX, check_variable_names, read_dotenv
 from openmem.errors import ConfigurationError
 from openmem.fields import Identifier
-from openmem.provider import Provider, ProviderOptions
+from openmem.provider import Provider, ProviderOptions, invalid_option
 from openmem.registry import available_providers, load_provider_class
 
 __all__ = [
@@ -114,7 +114,7 @@ def memory_setup(
         try:
             settings = MemorySettings(**{k: v for k, v in given.items() if v is not None})
         except ValidationError as exc:
-            raise _invalid_option(exc, provider.name) from None
+            raise invalid_option(exc, provider.name) from None
         return MemorySetup(
             provider=provider,
             namespace=settings.namespace,
@@ -199,18 +199,8 @@ def resolve_config(
         settings = MemorySettings(**memory_values)
         options = provider_class.Options(**provider_values)
     except ValidationError as exc:
-        raise _invalid_option(exc, provider_name) from None
+        raise invalid_option(exc, provider_name) from None
     return ResolvedConfig(settings, provider_name, provider_class, options)
-
-
-def _invalid_option(exc: ValidationError, provider_name: str) -> ConfigurationError:
-    """The first validation error as a ``ConfigurationError`` that names the option."""
-    first = exc.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in first.get("loc", ()))
-    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    # A check across options (loc empty) names the option in its message.
-    option = f" {field!r}" if field else ""
-    return ConfigurationError(f"invalid option{option} for provider {provider_name!r}: {message}")
 
 
 def _env_options(env: Mapping[str, str]) -> dict[str, str]:

@@ -42,10 +42,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 
 from openmem.context import pack_context
-from openmem.errors import UnsupportedCapabilityError
+from openmem.errors import ConfigurationError, UnsupportedCapabilityError
 from openmem.models import (
     AuditEntry,
     AuditQuery,
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from openmem.llm.client import ChatMessage
     from openmem.llm.decisions import Decision
 
-__all__ = ["Caller", "Provider", "ProviderOptions"]
+__all__ = ["Caller", "Provider", "ProviderOptions", "invalid_option"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,15 @@ class ProviderOptions(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_are_text(cls, data: Any) -> Any:
+        # A Path where a path is meant (data_dir=Path(...)) is what the caller means: the
+        # options keep paths as text, so every os.PathLike is taken as its path string.
+        if isinstance(data, dict):
+            return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _text_options_are_text(self) -> Self:
@@ -122,6 +131,19 @@ def _texts(value: object) -> list[str]:
     return []
 
 
+def invalid_option(exc: ValidationError, provider_name: str) -> ConfigurationError:
+    """The first validation error of a provider's options as a ``ConfigurationError``.
+
+    It names the option: ``invalid option 'embedder_dim' for provider 'inmemory': ...``.
+    """
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in first.get("loc", ()))
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    # A check across options (loc empty) names the option in its message.
+    option = f" {field!r}" if field else ""
+    return ConfigurationError(f"invalid option{option} for provider {provider_name!r}: {message}")
+
+
 OptionsT = TypeVar("OptionsT", bound=ProviderOptions)
 
 
@@ -141,7 +163,10 @@ class Provider(abc.ABC, Generic[OptionsT]):
     def __init__(self, options: OptionsT | None = None, /, **kwargs: Any) -> None:
         """Build the provider from ``options`` or keyword options; does no I/O."""
         if options is None:
-            options = self.Options(**kwargs)  # type: ignore[assignment]
+            try:
+                options = self.Options(**kwargs)  # type: ignore[assignment]
+            except ValidationError as exc:
+                raise invalid_option(exc, self.name) from None
         elif kwargs:
             raise TypeError("pass either an options object or keyword options, not both")
         self.options: OptionsT = options  # type: ignore[assignment]

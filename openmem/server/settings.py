@@ -103,6 +103,16 @@ class ServerSettings(BaseModel):
     llm_api_version: str | None = None
     """Azure OpenAI's ``api-version``."""
 
+    def __init__(self, **options: Any) -> None:
+        """Validate the options; a bad one is a ``ConfigurationError`` naming it."""
+        try:
+            super().__init__(**options)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = ".".join(str(p) for p in first.get("loc", ()))
+            message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+            raise ConfigurationError(f"invalid server option {field!r}: {message}") from None
+
     @property
     def resolved_keys_path(self) -> Path:
         """Where the key store is."""
@@ -146,12 +156,7 @@ def load_server_settings(
     if file is not None:
         merged.update(server_table(file))
     merged.update({k: v for k, v in (flags or {}).items() if v is not None})
-    try:
-        return ServerSettings(**merged)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        raise ConfigurationError(f"invalid server option {field!r}: {first.get('msg')}") from None
+    return ServerSettings(**merged)  # a bad option is a ConfigurationError naming it
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
