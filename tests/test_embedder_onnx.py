@@ -1,4 +1,5 @@
-"""The default embedder: MiniLM on ONNX Runtime, semantic, offline, without torch.
+"""The default embedder: layers 0, 4, 5 of MiniLM on ONNX Runtime, semantic, offline, no torch;
+the whole MiniLM by name.
 
 The packaged model is exported once per machine by ``make bootstrap``; the loaded encoder is
 shared by the process, so these tests pay for one load.
@@ -20,11 +21,13 @@ import pytest
 from openmem.embedders import EmbedderOptions
 from openmem.embedders.model_files import (
     DEFAULT_MODEL,
+    MINILM_MODEL,
     MODEL_CACHE_ENV,
     locate_encoder,
     packaged_minilm,
 )
 from openmem.embedders.onnx import OnnxEmbedder
+from openmem.embedders.onnx_export import export_sentence_encoder
 from openmem.errors import ConfigurationError
 
 
@@ -39,13 +42,37 @@ def embedder() -> OnnxEmbedder:
     return built
 
 
-def test_the_default_embedder_is_minilm_on_onnx(embedder: OnnxEmbedder) -> None:
+@pytest.fixture(scope="module")
+def minilm() -> OnnxEmbedder:
+    built = EmbedderOptions(embedder_model=MINILM_MODEL).build_embedder()
+    assert isinstance(built, OnnxEmbedder)
+    return built
+
+
+def test_the_default_embedder_is_three_layers_of_minilm_on_onnx(embedder: OnnxEmbedder) -> None:
     assert EmbedderOptions().embedder == "onnx"
     assert (embedder.model, embedder.dim) == (DEFAULT_MODEL, 384)
+    assert DEFAULT_MODEL == "openmem/all-MiniLM-L6-v2-layers-0-4-5"
+    manifest = json.loads((locate_encoder(None).onnx.parent / "manifest.json").read_text())
+    assert manifest["layers"] == [0, 4, 5]
 
 
-async def test_a_question_finds_its_memory_without_a_shared_word(embedder: OnnxEmbedder) -> None:
-    question, espresso, porto, tax = await embedder.embed(
+async def test_the_default_and_minilm_record_different_models_and_make_different_vectors(
+    embedder: OnnxEmbedder, minilm: OnnxEmbedder
+) -> None:
+    """A store written by one must not be searched with the other: their names differ."""
+    assert minilm.model == MINILM_MODEL != embedder.model
+    (ours,) = await embedder.embed(["Ada loves espresso in the morning"])
+    (whole,) = await minilm.embed(["Ada loves espresso in the morning"])
+    assert cosine(ours, whole) < 0.99
+
+
+@pytest.mark.parametrize("which", ["default", "minilm"])
+async def test_a_question_finds_its_memory_without_a_shared_word(
+    embedder: OnnxEmbedder, minilm: OnnxEmbedder, which: str
+) -> None:
+    chosen = embedder if which == "default" else minilm
+    question, espresso, porto, tax = await chosen.embed(
         [
             "what beverage does she like?",
             "Ada loves espresso in the morning",
@@ -99,13 +126,37 @@ _REFERENCE_HEAD = [
 _REFERENCE_PEAKS = {260: -0.132505, 10: -0.138153, 186: 0.147601}
 
 
-def test_vectors_equal_sentence_transformers_for_the_same_model(embedder: OnnxEmbedder) -> None:
+def test_minilm_vectors_equal_sentence_transformers_for_the_same_model(
+    minilm: OnnxEmbedder,
+) -> None:
     """Same model name as the ``local`` embedder, so the two must agree to float precision
     (compared with recorded values: importing torch here would cost a minute on 2 cores;
     ``benchmarks/recall_quality.py`` compares the two side by side on the whole set)."""
-    (vector,) = embedder.embed_sync(["Ada loves espresso in the morning"])
+    (vector,) = minilm.embed_sync(["Ada loves espresso in the morning"])
     assert np.allclose(vector[:8], _REFERENCE_HEAD, atol=2e-5)
     for index, value in _REFERENCE_PEAKS.items():
+        assert math.isclose(vector[index], value, abs_tol=2e-5)
+
+
+# Recorded from a checkpoint holding only layers 0, 4 and 5 of the packaged all-MiniLM-L6-v2
+# (renumbered 0, 1, 2 in its safetensors), exported whole, for the same text.
+_DEFAULT_HEAD = [
+    -0.044331,
+    0.024501,
+    0.032194,
+    0.049972,
+    0.032517,
+    0.080741,
+    0.124744,
+    0.00647,
+]
+_DEFAULT_PEAKS = {186: 0.180465, 276: -0.140059, 10: -0.131151}
+
+
+def test_default_vectors_equal_a_checkpoint_of_only_the_kept_layers(embedder: OnnxEmbedder) -> None:
+    (vector,) = embedder.embed_sync(["Ada loves espresso in the morning"])
+    assert np.allclose(vector[:8], _DEFAULT_HEAD, atol=2e-5)
+    for index, value in _DEFAULT_PEAKS.items():
         assert math.isclose(vector[index], value, abs_tol=2e-5)
 
 
@@ -126,13 +177,13 @@ async def test_a_copied_model_directory_loads_offline_from_its_path(
     embedder: OnnxEmbedder, tmp_path: Path
 ) -> None:
     files = locate_encoder(None)
-    copy = tmp_path / "all-MiniLM-L6-v2"
+    copy = tmp_path / "minilm-layers-0-4-5"
     copy.mkdir()
     shutil.copy(files.onnx, copy / "model.onnx")
     shutil.copy(files.tokenizer, copy / "tokenizer.json")
     shutil.copy(packaged_minilm() / "config.json", copy / "config.json")
     from_path = EmbedderOptions(embedder_model=str(copy)).build_embedder()
-    assert (from_path.model, from_path.dim) == ("all-MiniLM-L6-v2", 384)
+    assert (from_path.model, from_path.dim) == ("minilm-layers-0-4-5", 384)
     (ours,) = await from_path.embed(["Ada loves espresso"])
     (default,) = await embedder.embed(["Ada loves espresso"])
     assert cosine(ours, default) > 0.99999
@@ -211,3 +262,52 @@ def test_a_bad_model_directory_is_a_configuration_error(tmp_path: Path, layout: 
         (directory / "tokenizer.json").write_text("{}")
     with pytest.raises(ConfigurationError):
         OnnxEmbedder(model=str(directory)).load_sync()
+
+
+def test_an_export_of_some_layers_equals_a_checkpoint_of_only_those_layers(tmp_path: Path) -> None:
+    import onnxruntime
+    from safetensors.numpy import load_file, save_file
+
+    source = tmp_path / "tiny-bert"
+    _tiny_bert(source)
+    export_sentence_encoder(source, tmp_path / "layer1.onnx", layers=[1])
+    only = tmp_path / "only-layer-1"
+    only.mkdir()
+    tensors = {
+        name.replace("encoder.layer.1.", "encoder.layer.0."): value
+        for name, value in load_file(str(source / "model.safetensors")).items()
+        if "encoder.layer.0." not in name
+    }
+    save_file(tensors, str(only / "model.safetensors"))
+    config = json.loads((source / "config.json").read_text())
+    (only / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 1}))
+    export_sentence_encoder(only, tmp_path / "only.onnx")
+    feed = {
+        "input_ids": np.array([[101, 7592, 2088, 102]], dtype=np.int64),
+        "attention_mask": np.ones((1, 4), dtype=np.int64),
+    }
+    kept, alone = (
+        onnxruntime.InferenceSession(str(tmp_path / name)).run(["sentence_embedding"], feed)[0]
+        for name in ("layer1.onnx", "only.onnx")
+    )
+    assert np.allclose(kept, alone, atol=1e-6)
+    whole = onnxruntime.InferenceSession(str(_export_whole(source, tmp_path))).run(
+        ["sentence_embedding"], feed
+    )[0]
+    assert not np.allclose(kept, whole, atol=1e-3)
+
+
+def _export_whole(source: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "whole.onnx"
+    export_sentence_encoder(source, target)
+    return target
+
+
+@pytest.mark.parametrize("layers", [[], [2], [1, 0], [0, 0]])
+def test_layers_outside_the_checkpoint_or_out_of_order_are_refused(
+    tmp_path: Path, layers: list[int]
+) -> None:
+    source = tmp_path / "tiny-bert"
+    _tiny_bert(source)
+    with pytest.raises(ValueError, match="layers must be increasing"):
+        export_sentence_encoder(source, tmp_path / "out.onnx", layers=layers)

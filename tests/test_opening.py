@@ -209,7 +209,7 @@ def test_loading_the_default_embedding_model_says_so(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "openmem: opening the embedding model sentence-transformers/all-MiniLM-L6-v2" in (
+    assert "openmem: opening the embedding model openmem/all-MiniLM-L6-v2-layers-0-4-5" in (
         done.stderr
     )
 

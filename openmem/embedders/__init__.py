@@ -1,4 +1,5 @@
-"""Embedders: ``onnx`` (the default: all-MiniLM-L6-v2 on ONNX Runtime, semantic, no torch),
+"""Embedders: ``onnx`` (the default: three layers of all-MiniLM-L6-v2 on ONNX Runtime,
+semantic, no torch; ``embedder_model="sentence-transformers/all-MiniLM-L6-v2"`` the whole model),
 ``openai`` (any OpenAI-compatible endpoint), ``local`` (sentence-transformers, for users who
 already have torch) and ``hashing`` (lexical only: word overlap, no meaning; the deterministic
 test embedder and an explicit choice, never the default).
@@ -44,8 +45,10 @@ class EmbedderOptions(ProviderOptions):
     an ``Embedder`` instance (Python only): the provider uses it as it is, ignores the other
     ``embedder_*`` options, and closes it when the provider closes."""
     embedder_model: str | None = None
-    """Model name: e.g. ``text-embedding-3-small`` (openai), or a local model directory
-    (``onnx``: ``tokenizer.json`` with ``model.onnx`` or ``model.safetensors``)."""
+    """Model name: e.g. ``text-embedding-3-small`` (openai); for ``onnx``
+    ``openmem/all-MiniLM-L6-v2-layers-0-4-5`` (the default) or
+    ``sentence-transformers/all-MiniLM-L6-v2`` (the whole model, 2x slower), else a local model
+    directory (``tokenizer.json`` with ``model.onnx`` or ``model.safetensors``)."""
     embedder_dim: int | None = Field(default=None, ge=1, le=16_000)
     """Vector size; required for ``openai`` models whose size is not known, else inferred.
     At most 16,000 (pgvector's limit for a stored vector)."""

@@ -1,13 +1,18 @@
-"""The default embedder: all-MiniLM-L6-v2 on ONNX Runtime, semantic, local, no torch.
+"""The default embedder: a BERT sentence encoder on ONNX Runtime, semantic, local, no torch.
 
+The model is, by default, three of the six layers of all-MiniLM-L6-v2
+(``openmem/all-MiniLM-L6-v2-layers-0-4-5``, twice MiniLM's throughput), or the whole
+all-MiniLM-L6-v2 by name, or any BERT checkpoint or export from a directory (``model_files``).
 Texts are tokenised by ``tokenizers`` (the model's own ``tokenizer.json``) and encoded by an
 ONNX export of the model (see ``onnx_export``) whose vectors equal sentence-transformers' for
-the same model, so it records the same model name. Loading happens on a worker thread at the
-first ``embed``; at most ``workers`` calls encode at once (an anyio capacity limiter, never the
-loop's default executor), each splitting its batch over ``threads`` cores (default 2). One
-loaded encoder is shared by every embedder of the process that uses the same files.
+the same checkpoint, so the whole MiniLM records sentence-transformers' model name. Loading
+happens on a worker thread at the first ``embed``; at most ``workers`` calls encode at once
+(an anyio capacity limiter, never the loop's default executor), each splitting its batch over
+``threads`` cores (default 2). One loaded encoder is shared by every embedder of the process
+that uses the same files.
 
-    >>> embedder = OnnxEmbedder()                   # the packaged MiniLM, exported once
+    >>> embedder = OnnxEmbedder()                   # the default, derived once from MiniLM
+    >>> embedder = OnnxEmbedder(model="sentence-transformers/all-MiniLM-L6-v2")  # the whole
     >>> embedder = OnnxEmbedder(model="/models/minilm")   # offline from a directory
 """
 
@@ -28,6 +33,7 @@ from openmem.embedders.base import Embedder
 from openmem.embedders.model_files import (
     DEFAULT_DIM,
     DEFAULT_MODEL,
+    NAMED_MODELS,
     EncoderFiles,
     locate_encoder,
     model_dimension,
@@ -43,7 +49,10 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 
 
 class OnnxEmbedder(Embedder):
-    """A BERT sentence encoder on ONNX Runtime (default: all-MiniLM-L6-v2)."""
+    """A BERT sentence encoder on ONNX Runtime (default: layers 0, 4, 5 of all-MiniLM-L6-v2).
+
+    ``model``: ``None`` (the default model), a name of ``NAMED_MODELS``, or a directory.
+    """
 
     def __init__(
         self,
@@ -54,9 +63,9 @@ class OnnxEmbedder(Embedder):
         threads: int | None = None,
     ) -> None:
         self._model_path = model
-        if model is None:
+        if model is None or model in NAMED_MODELS:
             # Packaged or fetched once at the first embed: nothing is read here.
-            self.model, self.dim = DEFAULT_MODEL, DEFAULT_DIM
+            self.model, self.dim = model or DEFAULT_MODEL, DEFAULT_DIM
         else:
             directory = Path(model).expanduser()
             if not directory.is_dir():

@@ -10,13 +10,18 @@ would no longer be the model's; ONNX Runtime's fused BERT operators, no faster o
 texts.) It runs once per model:
 ``openmem.embedders.model_files`` caches its output.
 
-    python -m openmem.embedders.onnx_export SOURCE_DIR OUT.onnx
+``layers`` keeps a subset of the encoder layers, in order (the default embedder keeps layers
+0, 4 and 5 of all-MiniLM-L6-v2: half the arithmetic, see ``model_files``). Each kept layer
+reads its own weights, so the graph equals a checkpoint holding only those layers.
+
+    python -m openmem.embedders.onnx_export SOURCE_DIR OUT.onnx [LAYER ...]
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +35,14 @@ EXPORT_VERSION = "1"
 _OPSET = 18  # LayerNormalization from 17; reductions take their axes as an input from 18
 
 
-def export_sentence_encoder(source: Path, target: Path) -> None:
+def export_sentence_encoder(
+    source: Path, target: Path, layers: Sequence[int] | None = None
+) -> None:
     """Write ``target`` (an ONNX file) from the BERT checkpoint in directory ``source``.
 
     Inputs ``input_ids`` and ``attention_mask`` (int64, batch x tokens); output
     ``sentence_embedding`` (float32, batch x hidden), mean-pooled over real tokens, unit length.
+    ``layers``: the encoder layers to keep, in increasing order (default: all).
     """
     import onnx
     from onnx import TensorProto, helper
@@ -48,10 +56,14 @@ def export_sentence_encoder(source: Path, target: Path) -> None:
     hidden = int(config["hidden_size"])
     heads = int(config["num_attention_heads"])
     eps = float(config.get("layer_norm_eps", 1e-12))
+    depth = int(config["num_hidden_layers"])
+    kept = list(range(depth)) if layers is None else list(layers)
+    if not kept or kept != sorted(set(kept)) or not all(0 <= layer < depth for layer in kept):
+        raise ValueError(f"layers must be increasing indices below {depth}, not {kept}")
 
     states = graph.embeddings(eps)
     mask_bias = graph.attention_mask_bias()
-    for layer in range(int(config["num_hidden_layers"])):
+    for layer in kept:
         states = graph.encoder_layer(states, mask_bias, layer, hidden, heads, eps)
     graph.mean_pool_and_normalize(states)
 
@@ -236,11 +248,12 @@ class _GraphBuilder:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m openmem.embedders.onnx_export SOURCE_DIR OUT.onnx``."""
-    if len(argv) != 2:
+    """``python -m openmem.embedders.onnx_export SOURCE_DIR OUT.onnx [LAYER ...]``."""
+    if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    export_sentence_encoder(Path(argv[0]), Path(argv[1]))
+    layers = [int(layer) for layer in argv[2:]] or None
+    export_sentence_encoder(Path(argv[0]), Path(argv[1]), layers)
     return 0
 
 

@@ -32,7 +32,8 @@ async def refuse_mixed_models(store: OpenStore, caller: Caller) -> None:
         raise EmbeddingModelMismatchError(
             f"stored memories were embedded with {', '.join(models)}, but "
             f"this provider embeds with {model}; searching them together "
-            "would compare unrelated vectors. Run `openmem reembed` to re-embed them.",
+            "would compare unrelated vectors. Run `openmem reembed` to re-embed them, or set "
+            "embedder_model to the model they were embedded with.",
             provider=PROVIDER,
             details={"stored_models": models, "model": model},
         )
