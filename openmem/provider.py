@@ -137,10 +137,11 @@ def invalid_option(exc: ValidationError, provider_name: str) -> ConfigurationErr
     It names the option: ``invalid option 'embedder_dim' for provider 'inmemory': ...``.
     """
     first = exc.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in first.get("loc", ()))
+    # Options are flat: the first part of the location is the option (the rest is pydantic's
+    # way into a union or a list); a check across options (no location) names it itself.
+    loc = first.get("loc", ())
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    # A check across options (loc empty) names the option in its message.
-    option = f" {field!r}" if field else ""
+    option = f" {str(loc[0])!r}" if loc else ""
     return ConfigurationError(f"invalid option{option} for provider {provider_name!r}: {message}")
 
 

@@ -109,9 +109,10 @@ class ServerSettings(BaseModel):
             super().__init__(**options)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
-            field = ".".join(str(p) for p in first.get("loc", ()))
+            loc = first.get("loc", ())  # the option, then pydantic's way into a union or list
+            option = str(loc[0]) if loc else ""
             message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-            raise ConfigurationError(f"invalid server option {field!r}: {message}") from None
+            raise ConfigurationError(f"invalid server option {option!r}: {message}") from None
 
     @property
     def resolved_keys_path(self) -> Path:
