@@ -114,6 +114,9 @@ class InMemoryProvider(Provider[InMemoryOptions]):
         vectors = await self._embedder.embed([item.content for item in items])
         # No await from here on: the batch lands whole or not at all.
         space = self._space(caller)
+        # One batch, one instant (as in one SQL transaction): its memories share created_at,
+        # so the reference exercises keyset ties on id the way a database does.
+        now = datetime.now(UTC)
         records: builtins.list[MemoryRecord] = []
         for item, vector in zip(items, vectors, strict=True):
             key = (caller.user_id, item.idempotency_key) if item.idempotency_key else None
@@ -127,7 +130,7 @@ class InMemoryProvider(Provider[InMemoryOptions]):
                         )
                     records.append(existing.record)
                     continue
-            record = self._new_record(caller, item)
+            record = self._new_record(caller, item, now)
             action: AuditAction = "add"
             if item.key is not None:
                 keyed = self._keyed(caller, MemoryKey(key=item.key, scope=item.scope))
@@ -206,8 +209,10 @@ class InMemoryProvider(Provider[InMemoryOptions]):
             details=decision.audit_details(),
         )
 
-    def _new_record(self, caller: Caller, item: MemoryInput) -> MemoryRecord:
-        now = datetime.now(UTC)
+    def _new_record(
+        self, caller: Caller, item: MemoryInput, now: datetime | None = None
+    ) -> MemoryRecord:
+        now = now or datetime.now(UTC)
         data = item.model_dump(mode="python", exclude={"idempotency_key"}, exclude_none=True)
         data.update(
             id=new_memory_id(),

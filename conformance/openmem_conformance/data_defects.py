@@ -9,11 +9,32 @@ from __future__ import annotations
 
 import builtins
 
+from openmem.cursors import decode_cursor, encode_cursor
 from openmem.inmemory import InMemoryProvider
-from openmem.models import SearchHit, SearchQuery
+from openmem.models import ListQuery, MemoryPage, SearchHit, SearchQuery
 from openmem.provider import Caller
 
-__all__ = ["HybridIsKeywordOnly"]
+__all__ = ["CursorIgnoresIdOnTies", "HybridIsKeywordOnly"]
+
+
+class CursorIgnoresIdOnTies(InMemoryProvider):
+    """list()'s keyset cursor compares the full timestamp but not the id: every memory that
+    shares the instant of a page's last one (a batch, one transaction) is skipped."""
+
+    async def list(self, caller: Caller, query: ListQuery) -> MemoryPage:
+        if query.cursor is None:
+            return await super().list(caller, query)
+        cut, _ = decode_cursor(query.cursor)
+        everything = await super().list(
+            caller, query.model_copy(update={"cursor": None, "limit": 500})
+        )
+        rows = [r for r in everything.items if r.created_at < cut]
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        return MemoryPage(
+            items=page,
+            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        )
 
 
 class HybridIsKeywordOnly(InMemoryProvider):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from openmem_conformance import CHECKS, ConformanceLevel, Outcome, Tier, validate
-from openmem_conformance.data_defects import HybridIsKeywordOnly
+from openmem_conformance.data_defects import CursorIgnoresIdOnTies, HybridIsKeywordOnly
 from openmem_conformance.defects import (
     AddAnswersAnotherId,
     AuditFlagWithoutVerb,
@@ -148,6 +148,7 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
     (QueuesWithoutDeclaring, "ingestion_status_matches_the_declaration", "without declaring"),
     (HybridIsSemanticOnly, "hybrid_search_finds_what_either_half_finds", "keyword half does not"),
     (HybridIsKeywordOnly, "hybrid_search_finds_what_either_half_finds", "vector half does not"),
+    (CursorIgnoresIdOnTies, "list_pagination_survives_ties_deletes_and_limits", "skipped"),
     *KEY_DEFECTS,
 ]
 

@@ -207,7 +207,13 @@ async def list_pagination_survives_ties_deletes_and_limits(ctx: CheckContext) ->
     else:
         records = await ctx.add_all(contents, user_id=user)
     instants = Counter(r.created_at for r in records)
-    ctx.note(memories_sharing_a_timestamp=sum(n for n in instants.values() if n > 1))
+    tied = sum(n for n in instants.values() if n > 1)
+    ctx.note(memories_sharing_a_timestamp=tied)
+    if not tied:
+        ctx.note(
+            rated_on="no two of the 12 memories shared a created_at, so the tie-break on id "
+            "was not exercised (only distinct instants were paged)"
+        )
     want = {r.id for r in records}
     for size in (1, 3, 5):
         seen = [r.id for page in await _pages(ctx, user, size) for r in page]
