@@ -12,7 +12,13 @@ import time
 
 import pytest
 from openmem_conformance import CHECKS, ConformanceLevel, Outcome, Tier, validate
-from openmem_conformance.data_defects import CursorIgnoresIdOnTies, HybridIsKeywordOnly
+from openmem_conformance.data_defects import (
+    CursorIgnoresIdOnTies,
+    FilterKeysIgnoreCase,
+    FiltersCompareAsFloats,
+    FiltersMatchSubstrings,
+    HybridIsKeywordOnly,
+)
 from openmem_conformance.defects import (
     AddAnswersAnotherId,
     AuditFlagWithoutVerb,
@@ -149,6 +155,9 @@ DEFECTS: list[tuple[type[InMemoryProvider], str, str]] = [
     (HybridIsSemanticOnly, "hybrid_search_finds_what_either_half_finds", "keyword half does not"),
     (HybridIsKeywordOnly, "hybrid_search_finds_what_either_half_finds", "vector half does not"),
     (CursorIgnoresIdOnTies, "list_pagination_survives_ties_deletes_and_limits", "skipped"),
+    (FiltersCompareAsFloats, "metadata_filters_match_by_equality", "filters={'n': 9007199254740"),
+    (FilterKeysIgnoreCase, "metadata_filters_match_by_equality", "filters={'Ключ'"),
+    (FiltersMatchSubstrings, "metadata_filters_match_by_equality", "filters={'k': 'A'}"),
     *KEY_DEFECTS,
 ]
 

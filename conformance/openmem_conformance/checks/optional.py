@@ -201,7 +201,9 @@ async def metadata_filters_match_by_equality(ctx: CheckContext) -> None:
     """search(filters=...) keeps only memories whose metadata equals every filter value.
 
     Troubleshooting: with ``features.metadata_filters``, filter ``metadata->>key = value``
-    for every key (typed: 1 is not "1"), inside the search query, before the limit.
+    for every key (typed: 1 is not "1", true is not 1, 1.0 is 1; integers exact beyond
+    2**53; keys and strings exact, Unicode included), inside the search query, before the
+    limit.
     """
     user = ctx.user()
     a = await ctx.add("project note alpha", user_id=user, metadata={"project": "a", "n": 1})
@@ -217,19 +219,35 @@ async def metadata_filters_match_by_equality(ctx: CheckContext) -> None:
     flag = await ctx.add("project note flag", user_id=user, metadata={"n": True, "k": "Ab"})
     text = await ctx.add("project note text", user_id=user, metadata={"n": "1", "k": "ab"})
     big = await ctx.add("project note big", user_id=user, metadata={"n": 2**53 + 1, "k": "A"})
+    # 2**53 and 2**53 + 1 are one number to a double; "b" ends "ab" and "Ab".
+    near = await ctx.add("project note near", user_id=user, metadata={"n": 2**53, "k": "b"})
+    nested = await ctx.add(
+        "project note nested",
+        user_id=user,
+        metadata={"cfg": {"on": True, "level": [1, 2]}, "ключ": "значение"},
+    )
     for filters, expected in (
         ({"n": 1}, {a.id, b.id}),
+        ({"n": 1.0}, {a.id, b.id}),  # one JSON number, however it is written
         ({"n": True}, {flag.id}),
         ({"n": "1"}, {text.id}),
         ({"n": 2**53 + 1}, {big.id}),
+        ({"n": 2**53}, {near.id}),
         ({"k": "ab"}, {text.id}),
         ({"k": "A"}, {big.id}),
+        ({"k": "b"}, {near.id}),
+        ({"k": "a"}, set()),
+        ({"cfg": True}, set()),  # a scalar never equals an object holding it
+        ({"ключ": "значение"}, {nested.id}),
+        ({"Ключ": "значение"}, set()),
+        ({"ключ": "Значение"}, set()),
     ):
         hits = await ctx.mem.search("project note", user, filters=filters, limit=20)
         found = {h.memory.id for h in hits}
         assert found == expected, (
             f"filters={filters!r} found {len(found)} memories, expected {len(expected)} "
-            '(typed equality: true is not 1, "1" is not 1; no prefixes or case folding)'
+            '(typed equality: true is not 1, "1" is not 1, 1.0 is 1; integers exact beyond '
+            "2**53; no prefixes, suffixes or case folding of values or keys)"
         )
 
 
