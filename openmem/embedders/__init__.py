@@ -13,9 +13,9 @@ an ``Embedder`` instance (your own model, or the conformance suite's controlled 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import ConfigDict, Field, SecretStr
+from pydantic import Field, PlainValidator, SecretStr
 
 from openmem.embedders.base import Embedder
 from openmem.embedders.hashing import HashingEmbedder
@@ -31,14 +31,23 @@ __all__ = [
 ]
 
 EmbedderName = Literal["onnx", "hashing", "openai", "local"]
-EmbedderChoice = EmbedderName | Embedder
+
+
+def _embedder_choice(value: object) -> EmbedderName | Embedder:
+    # One error naming the option, not one per member of the union.
+    if isinstance(value, Embedder) or value in get_args(EmbedderName):
+        return value  # type: ignore[return-value]
+    raise ValueError(
+        f"Input should be {', '.join(map(repr, get_args(EmbedderName)))} or an Embedder instance"
+    )
+
+
+EmbedderChoice = Annotated[EmbedderName | Embedder, PlainValidator(_embedder_choice)]
 """A built-in embedder by name, or an ``Embedder`` instance used as it is."""
 
 
 class EmbedderOptions(ProviderOptions):
     """Embedder settings shared by every provider that computes its own vectors."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     embedder: EmbedderChoice = "onnx"
     """``onnx`` (default, semantic MiniLM), ``openai``, ``local`` or ``hashing`` (lexical), or
