@@ -104,7 +104,11 @@ async def measure(
 
         async def hnsw_only(conn: Any, sql: str = sql, args: Any = args) -> list[str]:
             async with conn.transaction():
-                await conn.execute("SET LOCAL enable_sort = off")
+                # A plan the connection cached earlier was made with sorting allowed, and
+                # cached plans ignore later planner settings: plan this one afresh.
+                await conn.execute(
+                    "SET LOCAL enable_sort = off; SET LOCAL plan_cache_mode = force_custom_plan"
+                )
                 fresh = [
                     f"aud_bench_{time.perf_counter_ns()}_{i}" if str(v).startswith("aud_") else v
                     for i, v in enumerate(args)
