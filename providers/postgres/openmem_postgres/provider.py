@@ -157,7 +157,11 @@ class PostgresProvider(Provider[PostgresOptions]):
 
     @property
     def runner(self) -> PooledRunner:
-        """The pool access of an open provider (benchmarks and tests use its pool)."""
+        """The pool access of an open provider (benchmarks and tests use its pool).
+
+        The runner keeps the connections its calls finished with (``handoff``); to the pool
+        they are in use until ``runner.wait_released`` hands them back.
+        """
         return self.store.runner
 
     @property
