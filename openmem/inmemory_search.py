@@ -45,7 +45,9 @@ def rank(
     """
     candidates = [s for s in stored if matches_search(s.record, query)]
     if not query.include_inactive:
-        superseded = {i for s in candidates for i in s.record.supersedes}
+        # Every stored memory of the user retires what it supersedes (spec/omp.md 2.1), not
+        # only those the filter keeps: a superseding memory in another scope still counts.
+        superseded = {i for s in stored for i in s.record.supersedes}
         candidates = [
             s for s in candidates if s.record.is_active(now) and s.record.id not in superseded
         ]

@@ -144,7 +144,8 @@ async def superseded_memories_leave_search(ctx: CheckContext) -> None:
     """A memory named in another's supersedes leaves search unless include_inactive.
 
     Troubleshooting: with ``features.supports_supersession``, store ``supersedes`` and
-    exclude every id some active memory of the user supersedes from default search.
+    exclude every id some stored memory of the user supersedes from default search, whether
+    or not the search's filters (scope, tags) keep the superseding memory.
     """
     user = ctx.user()
     old = await ctx.add("favourite language is perl", user_id=user)
@@ -157,6 +158,14 @@ async def superseded_memories_leave_search(ctx: CheckContext) -> None:
     every = await ctx.mem.search("favourite language", user, limit=10, include_inactive=True)
     assert old.id in {h.memory.id for h in every}, "include_inactive must return it"
     assert (await ctx.mem.get(old.id, user_id=user)).id == old.id, "get must still return it"
+    # The superseding memory retires the old one even when the search's filter leaves the
+    # superseding one out (another scope): "no stored memory of the user lists it".
+    colour = await ctx.add("favourite colour is green", user_id=user, scope="prefs/colour")
+    await ctx.add("favourite colour is blue", user_id=user, scope="notes", supersedes=[colour.id])
+    scoped = await ctx.mem.search("favourite colour", user, scope="prefs", limit=10)
+    assert colour.id not in {h.memory.id for h in scoped}, (
+        "a memory superseded from outside the search's scope filter is still returned"
+    )
 
 
 @check(Tier.OPTIONAL, requires=("feature:keyword_search",))
