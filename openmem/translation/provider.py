@@ -73,6 +73,8 @@ RawMemory = dict[str, Any]
 """A memory as the SDK returns it: ``id`` (as a string), text, ``metadata``, timestamps,
 ``user_id``."""
 
+_EMPTY_BY_DEFAULT = ("tags", "supersedes", "metadata")
+
 SEARCH_CAP = 1_000
 """The widest ``top_k`` asked of the SDK while refilling a page that filters thinned out."""
 
@@ -169,9 +171,15 @@ class TranslatingProvider(OffloadedProvider[OptionsT, BackendT]):
         user = user_key(caller)
         now = datetime.now(UTC)
         fields = fields_of_input(caller, item, self.embedding_model())
-        fields["input_sha256"] = input_digest(item.content)
+        # Empty, these are the model's defaults: left out, the payload the SDK decodes on every
+        # search row stays small (records read them back as the defaults).
+        for name in _EMPTY_BY_DEFAULT:
+            if not fields.get(name, True):
+                del fields[name]
         metadata: dict[str, Any] = {OPENMEM_KEY: fields, **self.add_metadata(now)}
         if item.idempotency_key is not None:
+            # Only a retry under the same key compares the digest of the content.
+            fields["input_sha256"] = input_digest(item.content)
             metadata[IDEMPOTENCY_KEY] = item.idempotency_key
         extension = item.extensions.get(f"x-{self.name}", {})
         infer = bool(extension.get("infer", self.options.infer))
@@ -180,7 +188,7 @@ class TranslatingProvider(OffloadedProvider[OptionsT, BackendT]):
             if item.idempotency_key is not None:
                 existing = self.find_raw(backend, user, IDEMPOTENCY_KEY, item.idempotency_key)
                 if existing is not None:
-                    if openmem_fields(existing).get("input_sha256") != fields["input_sha256"]:
+                    if openmem_fields(existing).get("input_sha256") != fields.get("input_sha256"):
                         raise ConflictError(
                             "idempotency_key was already used for different content",
                             field="idempotency_key",

@@ -99,6 +99,8 @@ class Mem0OSSBackend(MemoryObjectBackend):
             entities = memory.entity_store
             if hasattr(entities, "_ensure_collection"):
                 entities._ensure_collection()
+            if self._pool is not None:
+                _index_users(self._pool, self.options.collection)
 
     def _vector_store_config(self, data_dir: Path) -> dict[str, Any]:
         common = {
@@ -187,13 +189,33 @@ def _schema_lock(url: str | None) -> Iterator[Any]:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_KEY,))
 
 
+def _index_users(pool: Any, collection: str) -> None:
+    """A B-tree on the user of mem0's rows: one user's memories without walking the HNSW graph.
+
+    mem0 filters every search by ``payload->>'user_id'`` and indexes only the vectors and the
+    text. With this index (and custom plans, see ``_iterative_scan_pool``) Postgres picks, from
+    its statistics, the exact per-user plan while a user's memories are few and the HNSW scan
+    once they are many. Called under the schema lock.
+    """
+    from psycopg import sql
+
+    with pool.connection() as conn:
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ((payload->>'user_id'))").format(
+                sql.Identifier(f"{collection}_user_idx"), sql.Identifier(collection)
+            )
+        )
+
+
 def _iterative_scan_pool(url: str, size: int) -> Any:
     """A psycopg pool whose connections filter inside HNSW scans (pgvector >= 0.8).
 
     Without iterative scans Postgres soon switches to an HNSW plan that filters by user
     afterwards and returns a fraction of the requested rows (issue 6; anchors.md §D).
     """
+    import orjson
     import psycopg
+    from psycopg.types.json import set_json_loads
     from psycopg_pool import ConnectionPool
 
     with _schema_lock(url) as conn:
@@ -201,6 +223,17 @@ def _iterative_scan_pool(url: str, size: int) -> Any:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
     def configure(conn: Any) -> None:
+        # Plans made for the actual user: psycopg prepares a statement after five runs, and
+        # Postgres then soon switches to a generic plan, which cannot see that one user's rows
+        # are few; it walks the HNSW graph (iteratively: the whole of it) where the user index
+        # or a scan of a few pages answers exactly (searches at c=32 went from 0.6x to above
+        # 1x of mem0's own AsyncMemory: benchmarks/results/thread_tier_pgvector_c32.md).
+        # Planning costs ~0.1 ms a query.
+        conn.execute("SET plan_cache_mode = force_custom_plan")
+        conn.commit()  # kept if the next SET fails and rolls back
+        # mem0 decodes every candidate row's JSON payload (60 per search); orjson does it
+        # several times faster than the standard library.
+        set_json_loads(orjson.loads, conn)
         try:
             conn.execute("SET hnsw.iterative_scan = relaxed_order")
         except psycopg.Error:

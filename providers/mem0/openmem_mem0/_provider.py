@@ -45,7 +45,7 @@ from openmem_mem0._options import Mem0Options
 __all__ = ["REF_KEY", "Mem0Provider", "is_uuid"]
 
 REF_KEY = "om_ref"
-"""A random token per add: finds a platform memory once its queued add is processed."""
+"""A random token per platform add: finds the memory once its queued add is processed."""
 
 _PENDING_PREFIX = "evt_"
 
@@ -168,10 +168,9 @@ class Mem0Provider(TranslatingProvider[Mem0Options, Mem0Backend]):
         return None if self._platform else self._embedder.model
 
     def add_metadata(self, now: datetime) -> dict[str, Any]:
-        extra: dict[str, Any] = {REF_KEY: uuid.uuid4().hex}
-        if not self._platform:
-            extra["created_at"] = now.isoformat()
-        return extra
+        if self._platform:  # the ref finds a queued add's memory once the platform made it
+            return {REF_KEY: uuid.uuid4().hex}
+        return {"created_at": now.isoformat()}
 
     def record_of_add(
         self,

@@ -109,3 +109,42 @@ async def test_five_providers_opening_one_fresh_database_at_once_all_work(
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+async def test_pool_connections_plan_each_search_for_its_user(provider: Mem0Provider) -> None:
+    """Custom plans and a user index: one user's search never walks the whole HNSW graph.
+
+    A generic plan (psycopg prepares after five runs) cannot see that a user's rows are few
+    and chose the HNSW scan, which with iterative scans visited every tuple of the graph.
+    """
+    pool = provider.backend._pool
+
+    def settings() -> tuple[str, bool]:
+        with pool.connection() as conn:
+            mode = conn.execute("SHOW plan_cache_mode").fetchone()[0]
+            indexed = conn.execute(
+                "SELECT count(*) FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+                (provider.options.collection, "%payload ->> 'user_id'%"),
+            ).fetchone()[0]
+        return mode, indexed == 1
+
+    assert await anyio.to_thread.run_sync(settings) == ("force_custom_plan", True)
+
+
+async def test_adds_store_no_empty_defaults_and_no_digest_without_a_key(
+    provider: Mem0Provider,
+) -> None:
+    caller = Caller("ns", "u")
+    plain = await provider.add(caller, MemoryInput(content="plain", user_id="u"))
+    keyed = await provider.add(
+        caller, MemoryInput(content="keyed", user_id="u", idempotency_key="k1", tags=["t"])
+    )
+    raw_plain = await anyio.to_thread.run_sync(provider.backend.get, plain.id)
+    raw_keyed = await anyio.to_thread.run_sync(provider.backend.get, keyed.id)
+    stored = raw_plain["metadata"]["openmem"]
+    assert not {"tags", "supersedes", "metadata", "input_sha256"} & set(stored)
+    assert "om_ref" not in raw_plain["metadata"]  # the platform's marker only
+    assert raw_keyed["metadata"]["openmem"]["tags"] == ["t"]
+    assert "input_sha256" in raw_keyed["metadata"]["openmem"]
+    again = await provider.get(caller, plain.id)
+    assert (again.tags, again.supersedes, again.metadata) == ([], [], {})
