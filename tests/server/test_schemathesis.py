@@ -63,6 +63,8 @@ def is_documented_refusal(response: Any) -> bool:
     - a ``cursor`` that this server did not issue (cursors are opaque);
     - ``user_id`` given neither as the parameter nor as ``X-User-Id``, or as both (one of
       two optional places is required: not expressible per parameter);
+    - an ``Idempotency-Key`` header and a body ``idempotency_key`` that differ (spec 6.1:
+      both MUST agree; a header and a body field cannot be tied in the schema);
     - an item of a batch naming another user than the batch's, ``valid_to`` before
       ``valid_from``, or ``idempotency_key`` with ``infer=true`` (rules across fields), or a
       date with an offset that leaves the calendar in UTC (year 1 or 9999);
@@ -85,6 +87,8 @@ def is_documented_refusal(response: Any) -> bool:
     if "valid_to must not be before valid_from" in message:
         return True
     if field == "idempotency_key" and "infer=True" in message:
+        return True
+    if field == "idempotency_key" and message == "Idempotency-Key and idempotency_key disagree":
         return True
     if "outside the representable range" in message:
         return True
