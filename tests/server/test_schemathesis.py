@@ -66,7 +66,8 @@ def is_documented_refusal(response: Any) -> bool:
     - an ``Idempotency-Key`` header and a body ``idempotency_key`` that differ (spec 6.1:
       both MUST agree; a header and a body field cannot be tied in the schema);
     - an item of a batch naming another user than the batch's, ``valid_to`` before
-      ``valid_from``, or ``idempotency_key`` with ``infer=true`` (rules across fields), or a
+      ``valid_from``, ``idempotency_key`` with ``infer=true``, or an ``Idempotency-Key``
+      header that differs from the body's ``idempotency_key`` (rules across fields), or a
       date with an offset that leaves the calendar in UTC (year 1 or 9999);
     - ``metadata``, ``source`` or ``x-`` extension values nested deeper than 16 levels
       (JSON Schema has no depth keyword; the other JSON rules are in the ``JsonValue``
@@ -86,7 +87,7 @@ def is_documented_refusal(response: Any) -> bool:
         return "the batch's user_id" in message
     if "valid_to must not be before valid_from" in message:
         return True
-    if field == "idempotency_key" and "infer=True" in message:
+    if field == "idempotency_key" and ("infer=True" in message or "disagree" in message):
         return True
     if field == "idempotency_key" and message == "Idempotency-Key and idempotency_key disagree":
         return True
