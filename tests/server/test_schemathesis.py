@@ -63,8 +63,6 @@ def is_documented_refusal(response: Any) -> bool:
     - a ``cursor`` that this server did not issue (cursors are opaque);
     - ``user_id`` given neither as the parameter nor as ``X-User-Id``, or as both (one of
       two optional places is required: not expressible per parameter);
-    - an ``Idempotency-Key`` header and a body ``idempotency_key`` that differ (spec 6.1:
-      both MUST agree; a header and a body field cannot be tied in the schema);
     - an item of a batch naming another user than the batch's, ``valid_to`` before
       ``valid_from``, ``idempotency_key`` with ``infer=true``, or an ``Idempotency-Key``
       header that differs from the body's ``idempotency_key`` (rules across fields), or a
@@ -88,8 +86,6 @@ def is_documented_refusal(response: Any) -> bool:
     if "valid_to must not be before valid_from" in message:
         return True
     if field == "idempotency_key" and ("infer=True" in message or "disagree" in message):
-        return True
-    if field == "idempotency_key" and message == "Idempotency-Key and idempotency_key disagree":
         return True
     if "outside the representable range" in message:
         return True
