@@ -61,8 +61,9 @@ def is_documented_refusal(response: Any) -> bool:
     - ``unsupported_capability``: the provider does not declare the feature (webhooks,
       events, ``async_mode`` on the in-memory provider); ``/capabilities`` says so;
     - a ``cursor`` that this server did not issue (cursors are opaque);
-    - ``user_id`` given neither as the parameter nor as ``X-User-Id``, or as both (one of
-      two optional places is required: not expressible per parameter);
+    - ``user_id`` given neither as the parameter nor as ``X-User-Id``, or differently in
+      both (one of two optional places is required, and they agree: not expressible per
+      parameter);
     - an item of a batch naming another user than the batch's, ``valid_to`` before
       ``valid_from``, ``idempotency_key`` with ``infer=true``, or an ``Idempotency-Key``
       header that differs from the body's ``idempotency_key`` (rules across fields), or a
@@ -89,4 +90,6 @@ def is_documented_refusal(response: Any) -> bool:
         return True
     if "outside the representable range" in message:
         return True
-    return field == "user_id" and message.startswith("user_id is required")
+    return field == "user_id" and (
+        message.startswith("user_id is required") or message == "user_id and X-User-Id disagree"
+    )
