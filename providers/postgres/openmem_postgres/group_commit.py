@@ -1,23 +1,25 @@
-"""Group commit: concurrent adds beyond a few in flight go to the database together.
+"""Group commit: concurrent statements beyond a few in flight go to the database together.
 
-An add runs its own statement while fewer than ``limit`` add statements are in flight (so a
-lone add, and every sequential caller, pays nothing and behaves exactly as before). Adds that
-arrive while ``limit`` are in flight wait in a queue; when a statement finishes, everything
-queued (up to ``max_rows``) is written by one multi-row statement: one round trip, one
-commit and one WAL flush for the group instead of one each, as database drivers and Kafka
-producers batch. Every row still commits with its audit row, in the same transaction. A group
-the server refuses for one bad row is retried add by add; any other failure (the database
-gone, a timeout) is every add's error, never retried, as it may have committed.
+A call runs its own statement while fewer than ``limit`` statements of its kind are in flight
+(so a lone call, and every sequential caller, pays nothing and behaves exactly as before).
+Calls that arrive while ``limit`` are in flight wait in a queue; when a statement finishes,
+everything queued (up to ``max_rows``) is sent as one multi-row statement: one round trip,
+one commit and one WAL flush for the group instead of one each, as database drivers and
+Kafka producers batch. Adds (``writes.add_groups``) and semantic searches
+(``search_groups``) are grouped this way; every row still commits with its audit row, in the
+same transaction. A group the server refuses for one bad row is retried call by call; any
+other failure (the database gone, a timeout) is every call's error, never retried, as it may
+have committed.
 
-Measured (benchmarks/results/profile.md): at c=32 on 2 cores, a single-row add spent most of
-its loop time in ``socket.send``, where the woken backend preempts the event loop; fewer,
-larger statements wake fewer backends, which is what bounds the loop lag.
+Measured (benchmarks/results/profile.md): at c=32 on 2 cores, a single-row statement spent
+most of its loop time in ``socket.send``, where the woken backend preempts the event loop;
+fewer, larger statements wake fewer backends, which is what bounds the loop lag.
 
-Cancellation: an add cancelled while it waits in the queue is dropped, never written. An add
+Cancellation: a call cancelled while it waits in the queue is dropped, never sent. A call
 cancelled after its group was sent raises ``CancelledError`` at once; its group statement
-runs on in a task owned by the ``AddGroups`` (awaited by ``aclose``), so the record lands
-whole, with its audit row, or not at all, as any cancelled write may. A retry with the same
-idempotency key returns it.
+runs on in a task owned by the ``StatementGroups`` (awaited by ``aclose``), so the others
+of its group get their answers, and a write lands whole, with its audit row, or not at all,
+as any cancelled write may. A retry of an add with the same idempotency key returns it.
 """
 
 from __future__ import annotations
@@ -25,48 +27,56 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
 from openmem.errors import ConflictError, InvalidRequestError, ProviderUnavailableError
 from openmem_postgres.runner import PROVIDER
 
-__all__ = ["AddGroups", "QueuedAdd"]
+__all__ = ["AddArgs", "AddGroups", "Queued", "StatementGroups"]
+
+ArgsT = TypeVar("ArgsT")
+ResultT = TypeVar("ResultT")
 
 AddArgs = tuple[Any, ...]
 """The arguments of the single-row ``add`` statement (see ``queries.Statements.add``)."""
-WriteOne = Callable[[AddArgs], Awaitable["asyncpg.Record | None"]]
-"""Writes one add in its own statement; its row, or None when the idempotency key is taken."""
-WriteGroup = Callable[[Sequence[AddArgs]], Awaitable["list[asyncpg.Record | None]"]]
-"""Writes the adds of a group in one statement; one row (or None) per add, in order."""
 
 
 @dataclass(eq=False)
-class QueuedAdd:
-    """One waiting add: its statement arguments and the future its caller awaits."""
+class Queued(Generic[ArgsT, ResultT]):
+    """One waiting call: its statement arguments and the future its caller awaits."""
 
-    args: AddArgs
-    done: asyncio.Future[asyncpg.Record | None]
+    args: ArgsT
+    done: asyncio.Future[ResultT]
 
 
-class AddGroups:
-    """The in-flight count, the queue and the group statements of one provider's adds."""
+class StatementGroups(Generic[ArgsT, ResultT]):
+    """The in-flight count, the queue and the group statements of one kind of call.
+
+    ``write_one`` runs one call in its own statement; ``write_group`` runs a group in one
+    statement and returns one outcome per call, in order.
+    """
 
     def __init__(
-        self, *, limit: int, max_rows: int, write_one: WriteOne, write_group: WriteGroup
+        self,
+        *,
+        limit: int,
+        max_rows: int,
+        write_one: Callable[[ArgsT], Awaitable[ResultT]],
+        write_group: Callable[[Sequence[ArgsT]], Awaitable[Sequence[ResultT]]],
     ) -> None:
         self._limit = limit
         self._max_rows = max_rows
         self._write_one = write_one
         self._write_group = write_group
         self._in_flight = 0
-        self._queue: list[QueuedAdd] = []
+        self._queue: list[Queued[ArgsT, ResultT]] = []
         self._flushes: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    async def add(self, args: AddArgs) -> asyncpg.Record | None:
-        """The stored row of this add, or ``None`` if its idempotency key was taken."""
+    async def submit(self, args: ArgsT) -> ResultT:
+        """The outcome of this call: its own statement's, or its group's share."""
         if self._in_flight < self._limit and not self._queue:
             self._in_flight += 1
             try:
@@ -74,14 +84,14 @@ class AddGroups:
             finally:
                 self._in_flight -= 1
                 self._flush_queued()
-        queued = QueuedAdd(args, asyncio.get_running_loop().create_future())
+        queued: Queued[ArgsT, ResultT] = Queued(args, asyncio.get_running_loop().create_future())
         self._queue.append(queued)
-        # Awaiting the future itself: cancelling the caller cancels it, so a queued add is
+        # Awaiting the future itself: cancelling the caller cancels it, so a queued call is
         # skipped by its flush, and one already sent is simply no longer waited for.
         return await queued.done
 
     def _flush_queued(self) -> None:
-        """Start a group statement for the queued adds while a slot is free."""
+        """Start a group statement for the queued calls while a slot is free."""
         while self._queue and self._in_flight < self._limit and not self._closed:
             batch = self._queue[: self._max_rows]
             del self._queue[: self._max_rows]
@@ -92,8 +102,8 @@ class AddGroups:
                 self._flushes.add(task)
                 task.add_done_callback(self._flushes.discard)
 
-    async def _flush(self, group: list[QueuedAdd]) -> None:
-        outcomes: list[asyncpg.Record | BaseException | None]
+    async def _flush(self, group: list[Queued[ArgsT, ResultT]]) -> None:
+        outcomes: list[ResultT | BaseException]
         try:
             if len(group) == 1:
                 outcomes = [await self._write_one(group[0].args)]
@@ -101,8 +111,8 @@ class AddGroups:
                 try:
                     outcomes = list(await self._write_group([q.args for q in group]))
                 except (InvalidRequestError, ConflictError):
-                    # One bad row fails the whole statement: retry add by add, so each
-                    # caller gets its own outcome and the good adds still land. Only for
+                    # One bad row fails the whole statement: retry call by call, so each
+                    # caller gets its own outcome and the good ones still land. Only for
                     # errors the server raised before committing anything: after a lost
                     # connection the group may have committed, and a retry would duplicate.
                     outcomes = [await self._outcome(q) for q in group]
@@ -114,9 +124,9 @@ class AddGroups:
             self._flush_queued()
         _settle(group, outcomes)
 
-    async def _outcome(self, queued: QueuedAdd) -> asyncpg.Record | Exception | None:
-        if queued.done.done():  # its caller gave up meanwhile: do not write it
-            return None
+    async def _outcome(self, queued: Queued[ArgsT, ResultT]) -> ResultT | BaseException:
+        if queued.done.done():  # its caller gave up meanwhile: do not run it
+            return asyncio.CancelledError()
         try:
             return await self._write_one(queued.args)
         except Exception as exc:
@@ -138,7 +148,11 @@ class AddGroups:
                 task.cancel()
 
 
-def _settle(group: Sequence[QueuedAdd], outcomes: Sequence[Any]) -> None:
+AddGroups = StatementGroups[AddArgs, asyncpg.Record | None]
+"""Adds: the stored row of each, or None when its idempotency key was taken."""
+
+
+def _settle(group: Sequence[Queued[Any, Any]], outcomes: Sequence[Any]) -> None:
     for queued, outcome in zip(group, outcomes, strict=True):
         if queued.done.done():
             continue

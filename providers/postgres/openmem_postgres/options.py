@@ -81,6 +81,10 @@ class PostgresOptions(EmbedderOptions):
     together by one multi-row statement (group commit: one round trip, commit and WAL flush
     for the group, each row still with its audit row). A lone add never waits. Fewer busy
     backends also leave the event loop its core (benchmarks/results/profile.md)."""
+    search_statements_in_flight: int = Field(default=2, ge=1, le=1000)
+    """Semantic search statements in flight at once; searches arriving beyond them wait and
+    are answered together by one statement (``search_groups``: each with its own exact scan
+    of its own user's rows and its own audit row). A lone search never waits."""
     audit_reads: bool = True
     """Write an audit row for reads (get, list, search, context) too, not only writes."""
     durable_read_audit: bool = False

@@ -45,6 +45,7 @@ from openmem_postgres.key_table import PostgresKeyStore
 from openmem_postgres.options import PostgresOptions
 from openmem_postgres.queries import Statements
 from openmem_postgres.runner import PooledRunner
+from openmem_postgres.search_groups import search_groups
 from openmem_postgres.store import OpenStore
 
 __all__ = ["PostgresProvider"]
@@ -120,6 +121,12 @@ class PostgresProvider(Provider[PostgresOptions]):
             statements=statements,
             embedder=embedder,
             add_groups=writes.add_groups(runner, statements, opts),
+            search_groups=search_groups(
+                runner,
+                statements,
+                audited=opts.audit_reads,
+                limit=opts.search_statements_in_flight,
+            ),
             foreign_models=connected.foreign_models,
         )
 
@@ -137,6 +144,7 @@ class PostgresProvider(Provider[PostgresOptions]):
             if store is not None:
                 try:
                     await store.add_groups.aclose(CLOSE_TIMEOUT)
+                    await store.search_groups.aclose(CLOSE_TIMEOUT)
                     await store.runner.aclose(CLOSE_TIMEOUT)
                 finally:
                     await store.embedder.aclose()

@@ -6,6 +6,7 @@ per verb. Every statement is bounded by namespace and user first.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from openmem.context import pack_context
@@ -24,6 +25,7 @@ from openmem.models import (
     SearchQuery,
 )
 from openmem.provider import Caller
+from openmem.scopes import scope_regex
 from openmem_postgres.model_check import refuse_mixed_models
 from openmem_postgres.queries import Params
 from openmem_postgres.rows import (
@@ -32,6 +34,7 @@ from openmem_postgres.rows import (
     hit_from_row,
     record_from_row,
 )
+from openmem_postgres.search_groups import SearchCall
 from openmem_postgres.store import OpenStore, audit_id
 
 __all__ = ["audit", "context", "get", "list_page", "search"]
@@ -156,17 +159,76 @@ async def _hits(
     include_inactive: bool,
     action: str,
 ) -> list[SearchHit]:
-    sql = store.statements
     _check_limit(limit, 100)
+    vector: list[float] | None = None
     if mode != "keyword":
         await refuse_mixed_models(store, caller)
-    p = Params([caller.namespace, caller.user_id])
-    vector_param = text_param = None
-    if mode != "keyword":
         (vector,) = await store.embed([text])
-        vector_param = p(vector)
-    if mode != "semantic":
-        text_param = p(text)
+    read_id = audit_id()
+    single = partial(
+        _statement,
+        store,
+        caller,
+        text,
+        vector,
+        mode=mode,
+        scope=scope,
+        tags=tags,
+        filters=filters,
+        limit=limit,
+        min_score=min_score,
+        include_inactive=include_inactive,
+        action=action,
+        read_id=read_id,
+    )
+    if vector is not None and mode == "semantic" and not filters:
+        # Concurrent searches of this shape are answered together (``search_groups``);
+        # the single statement is only assembled for a search that runs alone.
+        rows = await store.search_groups.submit(
+            SearchCall(
+                single=single,
+                namespace=caller.namespace,
+                user_id=caller.user_id,
+                vector=vector,
+                limit=limit,
+                min_score=min_score or 0.0,
+                scope_regex=None if scope is None else scope_regex(scope),
+                tags=tags,
+                active_only=not include_inactive,
+                audit_id=read_id,
+                action=action,
+                scope=scope,
+                app=caller.app,
+                request_id=caller.request_id,
+            )
+        )
+    else:
+        statement, args = single()
+        rows = await store.runner.fetch(statement, *args)
+    return [hit_from_row(row) for row in rows]
+
+
+def _statement(
+    store: OpenStore,
+    caller: Caller,
+    text: str,
+    vector: list[float] | None,
+    *,
+    mode: SearchMode,
+    scope: str | None,
+    tags: list[str],
+    filters: dict[str, Any],
+    limit: int,
+    min_score: float | None,
+    include_inactive: bool,
+    action: str,
+    read_id: str,
+) -> tuple[str, list[Any]]:
+    """One search's own statement (``Statements.search``) and its arguments."""
+    sql = store.statements
+    p = Params([caller.namespace, caller.user_id])
+    vector_param = None if vector is None else p(vector)
+    text_param = None if mode == "semantic" else p(text)
     where = sql.filters(
         p, scope=scope, tags=tags, metadata=filters, active_only=not include_inactive
     )
@@ -180,7 +242,7 @@ async def _hits(
                 f"jsonb_build_object('mode', {p(mode)}::text,"
                 " 'results', (SELECT count(*) FROM hits))"
             ),
-            audit_id=audit_id(),
+            audit_id=read_id,
             scope=scope,
             app=caller.app,
             request_id=caller.request_id,
@@ -197,8 +259,7 @@ async def _hits(
         min_score=p(min_score or 0.0),
         audit=audit_cte,
     )
-    rows = await store.runner.fetch(statement, *p.values)
-    return [hit_from_row(row) for row in rows]
+    return statement, p.values
 
 
 async def audit(store: OpenStore, caller: Caller, query: AuditQuery) -> list[AuditEntry]:

@@ -18,6 +18,7 @@ from openmem_postgres.ids import ulid_text
 from openmem_postgres.options import PostgresOptions
 from openmem_postgres.queries import Statements
 from openmem_postgres.runner import PROVIDER, PooledRunner
+from openmem_postgres.search_groups import SearchGroups
 
 __all__ = ["OpenStore", "audit_id", "memory_id"]
 
@@ -42,6 +43,9 @@ class OpenStore:
     embedder: Embedder
     add_groups: AddGroups
     """Concurrent adds beyond a few in flight, written together (see ``group_commit``)."""
+    search_groups: SearchGroups
+    """Concurrent semantic searches beyond a few in flight, answered together
+    (see ``search_groups``)."""
     foreign_models: list[str] = field(default_factory=list)
     """Embedding models of stored rows other than ``embedder.model`` (found at open)."""
 

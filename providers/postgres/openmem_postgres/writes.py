@@ -43,7 +43,7 @@ async def add(store: OpenStore, caller: Caller, item: MemoryInput) -> MemoryReco
     check_content_length(item.content, store.options.max_content_length)
     (vector,) = await store.embed([item.content])
     args = audited_values(caller, item, vector)
-    row = await store.add_groups.add(args)
+    row = await store.add_groups.submit(args)
     if row is not None:
         return record_from_row(row)
     # The idempotency key is taken: the earlier add landed; hand back its record.
