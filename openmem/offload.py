@@ -4,25 +4,32 @@ Many memory SDKs (mem0 OSS, powermem) are synchronous. ``Offloader`` lets an asy
 call them without blocking the event loop and without the failure modes of
 ``asyncio.to_thread`` (see ``openmem.provider``: never the loop's default executor):
 
-- **Its own threads.** Each provider instance owns a ``ThreadPoolExecutor`` named after it;
-  one slow provider cannot starve another, or DNS lookups, or the application.
+- **Its own threads.** Each provider instance owns a small pool of threads named after it;
+  one slow provider cannot starve another, or DNS lookups, or the application. Threads start
+  on demand, at most ``max_workers`` for live calls, and idle threads are counted exactly, so
+  a burst reuses the threads that just finished instead of starting new ones.
 - **Prompt cancellation.** A cancelled caller gets ``CancelledError`` at once (the loop's
   next turn); a call that has not started never starts, a running one is *abandoned*: its
   thread runs to the end and its result or exception is dropped.
-- **Abandoned calls are counted by thread, not by token.** anyio's limiter gives its token
-  back the moment a thread is abandoned, so a limiter alone lets cancelled threads pile up.
-  Here an abandoned call is counted until its thread really returns; past ``max_abandoned``
-  new calls are refused with ``ProviderSaturatedError`` (retryable) instead of queueing.
+- **Abandoned calls are counted by thread.** An abandoned call no longer holds a live slot
+  (a new thread may take its place), but it is counted until its thread really returns; past
+  ``max_abandoned`` new calls are refused with ``ProviderSaturatedError`` (retryable) instead
+  of queueing, so the process never runs more than ``max_workers + max_abandoned`` threads.
 - **Serialisation.** ``serialize=True`` runs one call at a time *on the thread side*
   (a ``threading.Lock`` taken inside the worker), so an abandoned call still holds the lock
   until it returns: a non-thread-safe store (embedded qdrant, faiss) never sees two calls.
 - **Per-key serialisation.** ``run_keyed(key, ...)`` serialises calls that share a key (an
   idempotency key): a retry after a cancel waits for the abandoned write and then sees it.
 - **Bounded shutdown.** ``aclose(grace)`` waits for running threads up to a deadline, then
-  detaches them and says so in the log.
+  detaches them and says so in the log. At interpreter exit, calls still running get up to
+  ``EXIT_GRACE`` seconds in all; idle threads never delay exit.
 - **A responsive loop.** ``gil_switch_interval`` lowers the interpreter's GIL switch interval
   (process-wide, never raised; see ``lower_gil_switch_interval``): a worker thread running
   Python otherwise keeps the event loop waiting up to CPython's default 5 ms.
+
+The threads are ``openmem.worker_pool``'s: a call costs the loop one lock, a deque append
+and one ``call_soon_threadsafe`` (no ``concurrent.futures.Future`` chained to an asyncio
+one, no separate limiter).
 
 Example::
 
@@ -30,35 +37,34 @@ Example::
     record = await offload.run(memory.get, memory_id)
     offload.stats().abandoned   # calls cancelled by their caller whose thread still runs
     await offload.aclose(grace=5.0)
-
-Threads left running at interpreter exit are joined by ``concurrent.futures``; a backend
-call that never returns therefore delays exit. Give backends their own timeouts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
+import atexit
 import logging
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-import anyio
-
 from openmem.errors import ClosedError, ProviderSaturatedError
+from openmem.worker_pool import PooledCall, WorkerPool, deliver_now
 
-__all__ = ["OffloadStats", "Offloader", "lower_gil_switch_interval"]
+__all__ = ["EXIT_GRACE", "OffloadStats", "Offloader", "lower_gil_switch_interval"]
 
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+EXIT_GRACE = 5.0
+"""Seconds the interpreter's exit waits, in all, for offloaded calls still running."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +77,15 @@ class OffloadStats:
     running: int
     """Calls on a worker thread now, live and abandoned (including any waiting for a lock)."""
     queued: int
-    """Calls submitted to the executor and waiting for a free thread."""
+    """Calls waiting for a free thread."""
     abandoned: int
     """Calls whose caller was cancelled while the thread runs on."""
     completed_total: int
     abandoned_total: int
     saturated_total: int
     closed: bool
+    threads: int = 0
+    """Worker threads alive now (busy or idle)."""
 
 
 class _KeyLocks:
@@ -122,12 +130,10 @@ def lower_gil_switch_interval(seconds: float) -> None:
 class Offloader:
     """Bounded, cancellable worker threads for one provider instance.
 
-    ``max_workers`` calls run at once (1 when ``serialize``); callers beyond that wait,
-    cancellably, for a slot. A call whose caller is cancelled while its thread runs is
-    abandoned: it no longer holds a slot, but it is counted until the thread returns, and
-    while ``max_abandoned`` such threads run, new calls raise ``ProviderSaturatedError``.
-    The executor has ``max_workers + max_abandoned`` threads, so abandoned threads never
-    take the place of live calls and the process never runs more threads than that.
+    ``max_workers`` calls run at once (1 when ``serialize``); callers beyond that wait, in
+    order and cancellably, for a thread. A call whose caller is cancelled while its thread
+    runs is abandoned: it no longer holds a slot, but it is counted until the thread returns,
+    and while ``max_abandoned`` such threads run, new calls raise ``ProviderSaturatedError``.
     """
 
     def __init__(
@@ -147,47 +153,39 @@ class Offloader:
         self.serialize = serialize
         self.max_workers = 1 if serialize else max_workers
         self.max_abandoned = max_abandoned
-        self._slots = anyio.CapacityLimiter(self.max_workers)
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.max_workers + max_abandoned,
-            thread_name_prefix=f"openmem-{name}",
-        )
+        self._pool = WorkerPool(name, self.max_workers)
         self._serial_lock = threading.Lock()
         self._key_locks = _KeyLocks()
-        self._counts = threading.Lock()  # guards the counters below; done-callbacks run off-loop
-        self._inflight: set[concurrent.futures.Future[Any]] = set()
-        self._running = 0
-        self._abandoned = 0
-        self._completed_total = 0
-        self._abandoned_total = 0
         self._saturated_total = 0
         self._closed = False
         if gil_switch_interval is not None:
             lower_gil_switch_interval(gil_switch_interval)
+        _LIVE.add(self)
 
     # -- counters ----------------------------------------------------------------------
 
     def stats(self) -> OffloadStats:
         """The current counters."""
-        with self._counts:
+        pool = self._pool
+        with pool.lock:
             return OffloadStats(
                 name=self.name,
                 max_workers=self.max_workers,
                 max_abandoned=self.max_abandoned,
-                running=self._running,
-                queued=len(self._inflight) - self._running,
-                abandoned=self._abandoned,
-                completed_total=self._completed_total,
-                abandoned_total=self._abandoned_total,
+                running=pool.running,
+                queued=pool.queued,
+                abandoned=pool.abandoned,
+                completed_total=pool.completed_total,
+                abandoned_total=pool.abandoned_total,
                 saturated_total=self._saturated_total,
                 closed=self._closed,
+                threads=pool.threads,
             )
 
     @property
     def abandoned(self) -> int:
         """Calls cancelled by their caller whose worker thread is still running."""
-        with self._counts:
-            return self._abandoned
+        return self._pool.abandoned
 
     @property
     def closed(self) -> bool:
@@ -209,7 +207,7 @@ class Offloader:
         ``max_abandoned`` abandoned threads still run, and ``CancelledError`` at once when
         the caller is cancelled (the thread's outcome is then dropped).
         """
-        return await self._submit(None, func, *args, **kwargs)
+        return await self._submit(None, func, args, kwargs)
 
     async def run_keyed(
         self,
@@ -224,39 +222,35 @@ class Offloader:
         Use it for a check-then-write under an idempotency key: a retry issued after a cancel
         runs only once the abandoned first attempt has finished, so it sees that write.
         """
-        return await self._submit(key, func, *args, **kwargs)
+        return await self._submit(key, func, args, kwargs)
 
     async def _submit(
-        self, key: Hashable | None, func: Callable[..., T], *args: Any, **kwargs: Any
+        self,
+        key: Hashable | None,
+        func: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> T:
         self._admit()
-        async with self._slots:
-            self._admit()
-            context = contextvars.copy_context()
-            try:
-                future = self._executor.submit(context.run, self._call, key, func, args, kwargs)
-            except RuntimeError:  # aclose() shut the executor down since _admit() looked
-                raise ClosedError(f"the {self.name} provider is closed") from None
-            with self._counts:
-                self._inflight.add(future)
-            future.add_done_callback(self._finished)
-            try:
-                return await asyncio.wrap_future(future)
-            except asyncio.CancelledError:
-                # wrap_future already tried future.cancel(): it succeeds only before the
-                # thread picked the call up. Otherwise the thread runs on, abandoned.
-                self._abandon(future)
-                raise
+        call = PooledCall(self._guarded, (key, func, args, kwargs), {}, asyncio.get_running_loop())
+        try:
+            self._pool.submit(call)
+        except RuntimeError:  # aclose() closed the pool since _admit() looked
+            raise ClosedError(f"the {self.name} provider is closed") from None
+        try:
+            result: T = await call.future
+        except asyncio.CancelledError:
+            self._pool.abandon(call)
+            raise
+        return result
 
     def _admit(self) -> None:
         if self._closed:
             raise ClosedError(f"the {self.name} provider is closed")
-        with self._counts:
-            if self._abandoned >= self.max_abandoned:
-                self._saturated_total += 1
-                abandoned = self._abandoned
-            else:
-                return
+        abandoned = self._pool.abandoned
+        if abandoned < self.max_abandoned:
+            return
+        self._saturated_total += 1
         raise ProviderSaturatedError(
             f"{abandoned} cancelled {self.name} calls are still running on worker threads;"
             " retry later",
@@ -264,23 +258,18 @@ class Offloader:
             retry_after=1.0,
         )
 
-    def _call(
+    def _guarded(
         self,
         key: Hashable | None,
         func: Callable[..., T],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> T:
-        with self._counts:
-            self._running += 1
-        try:
-            if key is not None:
-                with self._key_locks.hold(key):
-                    return self._serialized(func, args, kwargs)
-            return self._serialized(func, args, kwargs)
-        finally:
-            with self._counts:
-                self._running -= 1
+        # On the worker thread: the locks are held there, so an abandoned call keeps them.
+        if key is not None:
+            with self._key_locks.hold(key):
+                return self._serialized(func, args, kwargs)
+        return self._serialized(func, args, kwargs)
 
     def _serialized(
         self, func: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -290,54 +279,39 @@ class Offloader:
                 return func(*args, **kwargs)
         return func(*args, **kwargs)
 
-    def _abandon(self, future: concurrent.futures.Future[Any]) -> None:
-        with self._counts:
-            if future.done():
-                return
-            # Marked under the lock, so _finished (also under it) sees the mark or has run.
-            future.openmem_abandoned = True  # type: ignore[attr-defined]
-            self._abandoned += 1
-            self._abandoned_total += 1
-
-    def _finished(self, future: concurrent.futures.Future[Any]) -> None:
-        with self._counts:
-            self._inflight.discard(future)
-            self._completed_total += 1
-            if getattr(future, "openmem_abandoned", False):
-                self._abandoned -= 1
-        if not future.cancelled() and getattr(future, "openmem_abandoned", False):
-            exc = future.exception()
-            if exc is not None:
-                logger.debug("abandoned %s call failed: %r", self.name, exc)
-
     # -- shutdown ----------------------------------------------------------------------
 
     async def aclose(self, grace: float = 5.0) -> bool:
         """Refuse new calls, wait up to ``grace`` seconds for running threads, then detach.
 
-        Returns True when every thread finished in time. Idempotent.
+        Callers still waiting for a thread get ``ClosedError``. Returns True when every
+        thread finished in time. Idempotent.
         """
         self._closed = True
-        with self._counts:
-            pending = [f for f in self._inflight if not f.done()]
-        for future in pending:
-            future.cancel()  # only those not yet started; the running ones must finish
-        clean = True
+        closed = ClosedError(f"the {self.name} provider is closed")
+        for call in self._pool.close():
+            deliver_now(call, closed)
         deadline = time.monotonic() + grace
-        while True:
-            with self._counts:
-                left = [f for f in self._inflight if not f.done()]
-            if not left:
-                break
+        while self._pool.running:
             if time.monotonic() >= deadline:
-                clean = False
                 logger.warning(
                     "%d %s worker threads still running after %.1fs; detaching them",
-                    len(left),
+                    self._pool.running,
                     self.name,
                     grace,
                 )
-                break
+                return False
             await asyncio.sleep(0.01)
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        return clean
+        return True
+
+
+_LIVE: weakref.WeakSet[Offloader] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_running_calls() -> None:
+    # Worker threads are daemons, so an idle or hung one never blocks exit; a call still
+    # running (an abandoned write, say) gets EXIT_GRACE seconds in all to finish its work.
+    deadline = time.monotonic() + EXIT_GRACE
+    for offloader in list(_LIVE):
+        offloader._pool.wait_idle(deadline)

@@ -163,6 +163,58 @@ async def test_call_cancelled_before_it_starts_never_runs() -> None:
     assert off.stats().abandoned_total == 0
 
 
+async def test_a_burst_reuses_finished_threads_and_never_exceeds_max_workers() -> None:
+    off = Offloader("burst", max_workers=3, max_abandoned=32)
+    alive: set[str] = set()
+
+    def work() -> None:
+        alive.add(threading.current_thread().name + str(threading.get_ident()))
+        time.sleep(0.001)
+
+    for _ in range(5):  # bursts with pauses: idle threads take the next burst
+        await asyncio.wait_for(asyncio.gather(*(off.run(work) for _ in range(12))), WAIT)
+        assert off.stats().threads <= 3
+    await off.aclose()
+    assert len(alive) <= 3  # one executor would start max_workers + max_abandoned
+
+
+async def test_cancelling_a_batch_starts_none_of_its_queued_calls() -> None:
+    off = Offloader("batch", max_workers=1, max_abandoned=64)
+    release = threading.Event()
+    ran: list[int] = []
+
+    def work(i: int) -> None:
+        ran.append(i)
+        release.wait(WAIT)
+
+    tasks = [asyncio.create_task(off.run(work, i)) for i in range(20)]
+    await _until(lambda: off.stats().running == 1)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0.02)  # a replacement thread would have started one by now
+    assert ran == [0]
+    assert off.stats().abandoned_total == 1
+    release.set()
+    await _until(lambda: off.abandoned == 0)
+    await off.aclose()
+
+
+async def test_close_fails_callers_still_waiting_for_a_thread() -> None:
+    off = Offloader("close-queued", max_workers=1, max_abandoned=2)
+    release = threading.Event()
+    first = asyncio.create_task(off.run(release.wait, WAIT))
+    await _until(lambda: off.stats().running == 1)
+    waiting = asyncio.create_task(off.run(lambda: "never"))
+    await _until(lambda: off.stats().queued == 1)
+    closing = asyncio.create_task(off.aclose(grace=WAIT))
+    with pytest.raises(ClosedError):
+        await asyncio.wait_for(waiting, WAIT)
+    release.set()
+    assert await asyncio.wait_for(closing, WAIT) is True
+    assert await first is True
+
+
 async def test_new_calls_are_refused_past_the_abandoned_cap() -> None:
     off = Offloader("cap", max_workers=2, max_abandoned=2)
     release = threading.Event()
