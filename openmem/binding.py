@@ -11,6 +11,7 @@ import asyncio
 from typing import Any, Literal
 
 from openmem.errors import ClosedError, EventLoopMismatchError
+from openmem.heap import freeze_startup_heap
 from openmem.models import Capabilities
 from openmem.provider import Provider
 
@@ -26,8 +27,9 @@ LOOP_MISMATCH_MESSAGE = (
 class ProviderBinding:
     """The open/closed state of one provider and the event loop it belongs to."""
 
-    def __init__(self, provider: Provider[Any]) -> None:
+    def __init__(self, provider: Provider[Any], *, freeze_gc_at_open: bool = False) -> None:
         self.provider = provider
+        self._freeze_gc_at_open = freeze_gc_at_open
         self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._capabilities: Capabilities | None = None
@@ -62,6 +64,8 @@ class ProviderBinding:
             if not self._opened:
                 await self.provider.open()
                 self._opened = True
+                if self._freeze_gc_at_open:
+                    freeze_startup_heap()
             if self._capabilities is None:
                 self._capabilities = await self.provider.capabilities()
         return self._capabilities

@@ -50,7 +50,7 @@ class MemoryLifecycle:
         self._app = setup.app
         self._max_content_length = setup.max_content_length
         self._async_mode_default = setup.async_mode_default
-        self._binding = ProviderBinding(self._provider)
+        self._binding = ProviderBinding(self._provider, freeze_gc_at_open=setup.freeze_gc_at_open)
 
     @classmethod
     def from_config(
