@@ -18,7 +18,7 @@ from typing import ClassVar
 from ulid import ULID
 
 from openmem.context import pack_context
-from openmem.embedders import EmbedderChoice, EmbedderOptions
+from openmem.embedders import EmbedderOptions
 from openmem.errors import ConflictError, NotFoundError
 from openmem.inmemory_search import StoredMemory, rank, terms_of
 from openmem.llm.decisions import INFER_METADATA_KEY, Decision
@@ -50,11 +50,10 @@ __all__ = ["InMemoryOptions", "InMemoryProvider"]
 class InMemoryOptions(EmbedderOptions):
     """Options of the in-memory provider: only the embedder.
 
-    Its default stays ``hashing`` (lexical, deterministic, instant): this provider is the
-    fake of tests and apps. Pass ``embedder="onnx"`` for recall by meaning.
+    The embedder defaults to the semantic one every provider that embeds uses (``onnx``,
+    see ``openmem.embedders``), so recall by meaning works here as it does on postgres.
+    Pass ``embedder="hashing"`` for the lexical, deterministic, instant one.
     """
-
-    embedder: EmbedderChoice = "hashing"
 
 
 @dataclass

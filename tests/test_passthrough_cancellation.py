@@ -6,11 +6,17 @@ separate process (so it does not compete for this process's GIL) over a provider
 search never answers; each sample is cancelled at a random moment of the exchange
 (connecting, sending, or waiting for the answer).
 
-The machine running the tests is shared (2 cores, other suites in parallel): a sample during
-which the OS preempted this thread (an involuntary context switch, from ``getrusage``)
-measures the machine, not the code. Such samples are counted and reported but left out of
-the p99; voluntary waits (the loop waiting for I/O) stay in. Sampling goes on until 200
-clean samples are in (at most 3000 in all).
+The machine running the tests is shared (2 cores, other suites in parallel), so the p99 is
+judged against the budget plus the machine's own wake-up noise, measured in this very test
+right after every sample (the conformance suite's ``wakeup_noise_ms``: a bare cancel and a
+1 ms sleep's late wake-up), as the conformance cancellation checks do. On a quiet machine the
+noise is a fraction of a millisecond and the budget is the contract's 3 ms; under load both
+the samples and the noise grow, and only what the code adds beyond the noise is judged. A
+sample during which the OS preempted this thread (an involuntary context switch, from
+``getrusage``) measures the machine, not the code: such samples are counted and reported but
+left out of the p99; voluntary waits (the loop waiting for I/O) stay in. Sampling goes on
+until 200 clean samples are in (at most 3000 in all). benchmarks/postgres_cancel.py measures
+the quiet-machine figure side by side with the reference SDK.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openmem_conformance.checks.cancel_timing import p99 as nearest_rank_p99
+from openmem_conformance.checks.cancel_timing import wakeup_noise_ms
 
 from openmem.models import SearchQuery
 from openmem.passthrough import PassthroughProvider
@@ -77,6 +85,7 @@ async def test_cancellation_reaches_the_awaiter_within_3ms_p99(slow_server: str)
     await provider.open()
     clean: list[float] = []
     preempted: list[float] = []
+    noise: list[float] = []
     try:
         while len(clean) < CLEAN_SAMPLES and len(clean) + len(preempted) < MAX_SAMPLES:
             task = asyncio.create_task(provider.search(caller, slow))
@@ -87,18 +96,26 @@ async def test_cancellation_reaches_the_awaiter_within_3ms_p99(slow_server: str)
             with pytest.raises(asyncio.CancelledError):
                 await asyncio.wait_for(task, 5)
             elapsed = (time.perf_counter() - started) * 1000
-            (preempted if _involuntary_switches() > switches else clean).append(elapsed)
+            if _involuntary_switches() > switches:
+                preempted.append(elapsed)
+            else:
+                clean.append(elapsed)
+                noise.append(await wakeup_noise_ms())
         assert await provider.search(caller, fast) == []  # the pool is still usable
     finally:
         await provider.close()
     assert len(clean) >= CLEAN_SAMPLES, f"only {len(clean)} unpreempted samples"
-    p99 = statistics.quantiles(clean, n=100)[98]
+    p99 = nearest_rank_p99(clean)
+    noise_p99 = nearest_rank_p99(noise)
     print(
         f"passthrough cancellation: p50 {statistics.median(clean):.3f} ms, p99 {p99:.3f} ms "
-        f"over {len(clean)} samples ({len(preempted)} preempted samples left out, "
-        f"max {max(preempted, default=0):.1f} ms)"
+        f"over {len(clean)} samples, wake-up noise p99 {noise_p99:.3f} ms "
+        f"({len(preempted)} preempted samples left out, max {max(preempted, default=0):.1f} ms)"
     )
-    assert p99 <= BUDGET_P99_MS, f"p99 {p99:.2f} ms over {len(clean)} samples"
+    assert p99 <= BUDGET_P99_MS + noise_p99, (
+        f"p99 {p99:.2f} ms over {len(clean)} samples: more than the {BUDGET_P99_MS:g} ms "
+        f"budget over the machine's wake-up noise of {noise_p99:.2f} ms (p99)"
+    )
     assert max(preempted, default=0) < 1000, "a cancellation took a second: not preemption"
 
 

@@ -1,7 +1,11 @@
 """The two front ends: the pytest base class (its guard, marks, strict xfail) and the runner.
 
 The end-to-end tests run pytest in a subprocess with a configuration of their own
-(pytest-asyncio strict mode, the opt-in plugin), as a provider author's project would.
+(pytest-asyncio strict mode, the opt-in plugin), as a provider author's project would. They
+prove the front ends' machinery, to which the embedder is irrelevant: their providers take the
+``lexical`` fixture's instant embedder (the semantic default's model load and per-add cost,
+paid in every subprocess, tripled their time; tests/test_conformance_inmemory.py runs the
+suite on the default).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -124,10 +130,12 @@ def _outcomes(junit: Path) -> dict[str, str]:
     return outcomes
 
 
-async def test_pytest_and_the_runner_agree_in_strict_mode(tmp_path: Path) -> None:
+async def test_pytest_and_the_runner_agree_in_strict_mode(
+    tmp_path: Path, lexical: Mapping[str, str]
+) -> None:
     run = _pytest(
         tmp_path,
-        """
+        f"""
         import pytest
         from openmem_conformance import ProviderConformance
         from openmem_conformance.defects import FlagsNothing
@@ -135,24 +143,26 @@ async def test_pytest_and_the_runner_agree_in_strict_mode(tmp_path: Path) -> Non
         class TestMinimal(ProviderConformance):
             @pytest.fixture
             async def provider(self):
-                yield FlagsNothing()
+                yield FlagsNothing(**{dict(lexical)!r})
         """,
         "--junitxml",
         "junit.xml",
     )
     assert run.returncode == 0, run.stdout + run.stderr
     by_pytest = _outcomes(tmp_path / "junit.xml")
-    report = await validate(FlagsNothing)
+    report = await validate(partial(FlagsNothing, **lexical))
     by_runner = {f"test_{r.name}": r.outcome.value.upper() for r in report.results}
     assert {k: v for k, v in by_pytest.items() if k in by_runner} == by_runner
     assert "SKIPPED" in by_runner.values()
     assert report.results[0].outcome is Outcome.PASSED
 
 
-def test_a_plain_async_fixture_works_in_strict_mode_without_the_plugin(tmp_path: Path) -> None:
+def test_a_plain_async_fixture_works_in_strict_mode_without_the_plugin(
+    tmp_path: Path, lexical: Mapping[str, str]
+) -> None:
     run = _pytest(
         tmp_path,
-        """
+        f"""
         import pytest
         from openmem.inmemory import InMemoryProvider
         from openmem_conformance import ProviderConformance
@@ -160,7 +170,7 @@ def test_a_plain_async_fixture_works_in_strict_mode_without_the_plugin(tmp_path:
         class TestPlain(ProviderConformance):
             @pytest.fixture
             async def provider(self):
-                yield InMemoryProvider()
+                yield InMemoryProvider(**{dict(lexical)!r})
         """,
         "-k",
         "(pagination and not ties) or DO_NOT_OVERRIDE",
@@ -170,10 +180,12 @@ def test_a_plain_async_fixture_works_in_strict_mode_without_the_plugin(tmp_path:
     assert "3 passed" in run.stdout
 
 
-def test_a_session_lifespan_in_a_conftest_is_set_up_once(tmp_path: Path) -> None:
+def test_a_session_lifespan_in_a_conftest_is_set_up_once(
+    tmp_path: Path, lexical: Mapping[str, str]
+) -> None:
     run = _pytest(
         tmp_path,
-        """
+        f"""
         import pytest
         from openmem.inmemory import InMemoryProvider
         from openmem_conformance import ProviderConformance
@@ -182,7 +194,7 @@ def test_a_session_lifespan_in_a_conftest_is_set_up_once(tmp_path: Path) -> None
             @pytest.fixture
             def provider(self, lifespan):
                 assert lifespan == "database ready"
-                return InMemoryProvider()
+                return InMemoryProvider(**{dict(lexical)!r})
         """,
         "-k",
         "pagination and not ties",
@@ -204,10 +216,10 @@ def test_a_session_lifespan_in_a_conftest_is_set_up_once(tmp_path: Path) -> None
     assert (tmp_path / "starts.txt").read_text().splitlines() == ["started"]
 
 
-def test_a_stale_xfail_fails_the_run(tmp_path: Path) -> None:
+def test_a_stale_xfail_fails_the_run(tmp_path: Path, lexical: Mapping[str, str]) -> None:
     run = _pytest(
         tmp_path,
-        """
+        f"""
         import pytest
         import pytest_asyncio
         from openmem.inmemory import InMemoryProvider
@@ -216,7 +228,7 @@ def test_a_stale_xfail_fails_the_run(tmp_path: Path) -> None:
         class TestStale(ProviderConformance):
             @pytest_asyncio.fixture
             async def provider(self):
-                return InMemoryProvider()
+                return InMemoryProvider(**{dict(lexical)!r})
 
             @pytest.mark.xfail(reason="was broken once")
             async def test_list_is_newest_first(self, provider):
@@ -274,8 +286,10 @@ def test_the_readme_lists_every_check() -> None:
     assert not missing
 
 
-async def test_checks_stay_apart_in_one_shared_store_and_namespace() -> None:
-    shared = InMemoryProvider()  # like a server whose API key fixes the namespace
+async def test_checks_stay_apart_in_one_shared_store_and_namespace(
+    lexical: Mapping[str, str],
+) -> None:
+    shared = InMemoryProvider(**lexical)  # like a server whose API key fixes the namespace
     report = await validate(lambda: shared, namespace="default")
     assert [(r.name, r.message) for r in report.failed()] == []
 

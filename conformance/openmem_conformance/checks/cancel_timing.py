@@ -30,7 +30,7 @@ MOMENTS = ("before its first step", "after one loop turn", "at a random moment")
 
 Operation = Callable[[], Coroutine[Any, Any, Any]]
 
-__all__ = ["close_and_check_leaks", "p99", "usable"]
+__all__ = ["close_and_check_leaks", "p99", "usable", "wakeup_noise_ms"]
 
 
 def p99(values: list[float]) -> float:
@@ -76,7 +76,7 @@ class _Samples:
     slowest: list[tuple[float, str, int]] = field(default_factory=list)
     finished_first: int = 0
     wakeups: list[float] = field(default_factory=list)
-    """The loop's own floor measured right after each sample (``_wakeup_noise_ms``)."""
+    """The loop's own floor measured right after each sample (``wakeup_noise_ms``)."""
     rounds: int = 0
 
     @property
@@ -159,7 +159,7 @@ async def _round(
                 samples.slowest.append((elapsed_ms, name, moment))
                 if not preempted:
                     samples.clean.append(elapsed_ms)
-                samples.wakeups.append(await _wakeup_noise_ms())
+                samples.wakeups.append(await wakeup_noise_ms())
                 continue
             error = task.exception()
             if error is not None:
@@ -170,7 +170,7 @@ async def _round(
     assert samples.latencies, "no call was in flight when cancelled"
 
 
-async def _wakeup_noise_ms() -> float:
+async def wakeup_noise_ms() -> float:
     """The loop's own floor right now: the slower of two bare measurements, in ms.
 
     Cancelling a bare sleeping task costs a loop turn (the CPU path every sample takes);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from openmem.models import MemoryRecord
@@ -85,35 +86,35 @@ async def list_pagination_is_stable_under_concurrent_inserts(ctx: CheckContext) 
     user = ctx.user()
     records = await ctx.add_all([f"stable item {i}" for i in range(15)], user_id=user)
     want = {r.id for r in records}
-    stop = asyncio.Event()
+    inserted = 0
 
-    async def writer() -> int:
-        written = 0
-        while not stop.is_set() and written < 40:
-            await ctx.add(f"concurrent insert {written}", user_id=user)
-            written += 1
-            await asyncio.sleep(0)
-        return written
+    def insert() -> Awaitable[MemoryRecord]:
+        nonlocal inserted
+        inserted += 1
+        return ctx.add(f"concurrent insert {inserted}", user_id=user)
 
-    task = asyncio.create_task(writer())
-    try:
-        seen: list[str] = []
-        cursor = None
-        for _ in range(100):
+    seen: list[str] = []
+    cursor = None
+    for _ in range(100):
+        # One insert races each page fetch, as it would in production. Whether it lands
+        # before or after the fetch depends on how fast the provider embeds, so the catch
+        # never rests on it: two more inserts are written and readable before the next page
+        # is asked for, at every page boundary, however slow or fast the provider is.
+        racing = asyncio.ensure_future(insert())
+        try:
             page = await ctx.mem.list(user, limit=4, cursor=cursor)
-            assert page.items or page.next_cursor is None, "an empty page with a next_cursor"
-            seen.extend(r.id for r in page.items)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-            await asyncio.sleep(0)
-    finally:
-        stop.set()
-        written = await task
+        finally:
+            await racing
+        assert page.items or page.next_cursor is None, "an empty page with a next_cursor"
+        seen.extend(r.id for r in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+        await asyncio.gather(insert(), insert())
     assert len(seen) == len(set(seen)), "a memory appeared twice while others were inserted"
     missing = want - set(seen)
     assert not missing, f"{len(missing)} earlier memories were skipped during concurrent inserts"
-    ctx.note(concurrent_inserts=written)
+    ctx.note(concurrent_inserts=inserted)
 
 
 @check(Tier.REQUIRED)

@@ -3,13 +3,15 @@
 One script written against mem0's ``Memory`` runs against mem0 itself and against
 ``openmem.compat.mem0.Memory`` over the in-memory provider; with ids, times and scores
 replaced by placeholders, the two transcripts must be equal. Both embed with openmem's
-hashing embedder, so even which memories pass the search threshold is comparable.
+hashing embedder (the drop-in's provider through the shared ``lexical`` fixture), so even
+which memories pass the search threshold is comparable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -143,13 +145,15 @@ def mem0_dir(tmp_path: Path) -> Path:
     return tmp_path / "mem0"
 
 
-def test_the_same_mem0_script_gives_the_same_answers(mem0_dir: Path) -> None:
+def test_the_same_mem0_script_gives_the_same_answers(
+    mem0_dir: Path, lexical: Mapping[str, str]
+) -> None:
     theirs = real_mem0(mem0_dir)
     try:
         expected = ordered(script(theirs))
     finally:
         close_mem0(theirs)
-    with DropIn(provider="inmemory") as ours:
+    with DropIn(provider="inmemory", **lexical) as ours:
         got = ordered(script(ours))
     assert normalised(got, {}) == normalised(expected, {})
 
