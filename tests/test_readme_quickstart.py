@@ -24,9 +24,9 @@ ESPRESSO = "Ada loves espresso in the morning"
 PORTO = "Ada moved to Porto last spring"
 
 # Providers whose search runs on openmem's own (semantic) default embedder: the question shares
-# no word with its memory, so finding it first proves the ranking. The in-memory provider's
-# default is the lexical ``hashing`` embedder and the contract fakes rank by their own rules.
-SEMANTIC_BY_DEFAULT = {"postgres", "mem0", "powermem"}
+# no word with its memory, so finding it first proves the ranking. The contract fakes rank by
+# their own rules.
+SEMANTIC_BY_DEFAULT = {"postgres", "inmemory", "mem0", "powermem"}
 # Not every provider keeps an audit trail; the quickstart asks capabilities() first.
 WITH_AUDIT = {"postgres", "inmemory"}
 
