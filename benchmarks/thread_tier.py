@@ -10,8 +10,18 @@ concurrent searches, while a ticker task measures how late the event loop wakes 
     python benchmarks/thread_tier.py --store pgvector --url postgresql://...
 
 Per side: ``errors`` (calls that raised), ``lost`` (adds that reported success but are not
-in the store afterwards), ``ops_per_s`` (adds + searches over both phases' wall time) and
-``loop_lag_p99_ms`` (p99 of the ticker's lateness over a 1 ms period).
+in the store afterwards), ``ops_per_s`` (adds + searches over both phases' wall time),
+``loop_lag_p99_ms`` (p99 of the ticker's lateness over a 1 ms period) and, on pgvector,
+``candidate_rows`` (rows mem0's vector query returned per search: the work behind a search).
+
+Like for like on pgvector: both collections are ANALYZEd between the add and the search
+phase, so each side's plan comes from statistics rather than from whether autovacuum happened
+to run (which swung the search ratio 0.5-2x between runs). mem0's own plan then scans the
+HNSW graph and filters by user afterwards, so a search sees a fraction of the user's
+memories; openmem-mem0 adds a user index, custom plans and iterative scans, so every search
+ranks all of them (full pages: the difference is on purpose). A third side,
+``mem0_async_same_setup`` (``--store pgvector``), runs mem0's ``AsyncMemory`` on that same
+setup, doing the same SQL and reading the same rows as openmem-mem0.
 
 Reading the lag: the loop thread of the openmem side spends little time in openmem code
 (about 0.2 s of a 6.5 s search phase, cProfile); what delays the ticker is the GIL. Embedded
@@ -98,6 +108,7 @@ async def measure(
     search: Callable[[int], Awaitable[Any]],
     count_stored: Callable[[list[Any]], Awaitable[int]],
     concurrency: int | None = None,
+    between: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """N adds then N searches under a ticker; count errors and losses.
 
@@ -108,12 +119,22 @@ async def measure(
         t0 = time.perf_counter()
         if concurrency is None:
             added = await asyncio.gather(*(add(i) for i in range(n)), return_exceptions=True)
+            add_elapsed = time.perf_counter() - t0
+            if between is not None:
+                between()
+            t1 = time.perf_counter()
+            CANDIDATES.clear()
             searched = await asyncio.gather(*(search(i) for i in range(n)), return_exceptions=True)
             add_s = search_s = None
         else:
             added, add_s = await at_concurrency(n, concurrency, add)
+            add_elapsed = time.perf_counter() - t0
+            if between is not None:
+                between()
+            t1 = time.perf_counter()
+            CANDIDATES.clear()
             searched, search_s = await at_concurrency(n, concurrency, search)
-        elapsed = time.perf_counter() - t0
+        elapsed = add_elapsed + time.perf_counter() - t1
     ok = [a for a in added if not isinstance(a, BaseException)]
     errors = sum(isinstance(r, BaseException) for r in [*added, *searched])
     stored = await count_stored(ok)
@@ -126,7 +147,45 @@ async def measure(
     if add_s is not None and search_s is not None:
         result["add_ops_per_s"] = round(n / add_s, 1)
         result["search_ops_per_s"] = round(n / search_s, 1)
+    if CANDIDATES:
+        result["candidate_rows"] = round(sum(CANDIDATES) / len(CANDIDATES), 1)
     return result
+
+
+CANDIDATES: list[int] = []
+"""Rows mem0's pgvector query returned, one entry per vector search (of the side running)."""
+
+
+def count_candidate_rows() -> None:
+    """Record how many rows each of mem0's pgvector searches returns (both sides use it)."""
+    from mem0.vector_stores.pgvector import PGVector
+
+    search = PGVector.search
+    if getattr(search, "counts_candidates", False):
+        return
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rows = search(self, *args, **kwargs)
+        CANDIDATES.append(len(rows))
+        return rows
+
+    counted.counts_candidates = True  # type: ignore[attr-defined]
+    PGVector.search = counted
+
+
+def analyze(store: dict[str, Any]) -> Callable[[], None] | None:
+    """For pgvector: ANALYZE the side's collection, so its plans come from statistics."""
+    if store["vector_store"] != "pgvector":
+        return None
+
+    def run() -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(store["url"], autocommit=True) as conn:
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(store["collection"])))
+
+    return run
 
 
 async def run_openmem(
@@ -165,7 +224,7 @@ async def run_openmem(
                         break
             return len(wanted & found)
 
-        return await measure(n, add, search, count_stored, concurrency)
+        return await measure(n, add, search, count_stored, concurrency, analyze(store))
 
 
 def mem0_config(store: dict[str, Any], dim: int, data_dir: Path) -> dict[str, Any]:
@@ -200,16 +259,32 @@ def mem0_config(store: dict[str, Any], dim: int, data_dir: Path) -> dict[str, An
 
 
 async def run_mem0_async(
-    n: int, store: dict[str, Any], dim: int, concurrency: int | None = None
+    n: int,
+    store: dict[str, Any],
+    dim: int,
+    concurrency: int | None = None,
+    same_setup: bool = False,
 ) -> dict[str, Any]:
+    """mem0's ``AsyncMemory``; ``same_setup``: on openmem-mem0's pgvector setup (its pool
+    settings and user index, mem0's default pool size), so both sides read the same rows."""
     from mem0 import AsyncMemory
-    from openmem_mem0._oss import OpenmemEmbedding
+    from openmem_mem0._oss import OpenmemEmbedding, _index_users, _iterative_scan_pool
 
     from openmem.embedders import HashingEmbedder
 
     data_dir = Path(store["data_dir"])
-    memory = AsyncMemory.from_config(mem0_config(store, dim, data_dir))
+    config = mem0_config(store, dim, data_dir)
+    pool = None
+    if same_setup:
+        pool = _iterative_scan_pool(store["url"], 5)  # mem0's own pool holds 5 connections
+        vector = config["vector_store"]["config"]
+        del vector["connection_string"]
+        vector["connection_pool"] = pool
+    memory = AsyncMemory.from_config(config)
     memory.embedding_model = OpenmemEmbedding(HashingEmbedder(dim), asyncio.get_running_loop())
+    if pool is not None:
+        memory.vector_store._ensure_collection()
+        _index_users(pool, store["collection"])
 
     async def add(i: int) -> Any:
         result = await memory.add(
@@ -234,12 +309,14 @@ async def run_mem0_async(
         return len(set(ids) & found)
 
     try:
-        return await measure(n, add, search, count_stored, concurrency)
+        return await measure(n, add, search, count_stored, concurrency, analyze(store))
     finally:
         memory.close()
         client = getattr(memory.vector_store, "client", None)
         if client is not None and hasattr(client, "close"):
             client.close()
+        if pool is not None:
+            pool.close()
 
 
 async def _exists(memory: Any, memory_id: str) -> bool:
@@ -256,6 +333,14 @@ async def idle_lag_p99_ms(seconds: float = 2.0) -> float:
     return ticker.p99_ms()
 
 
+def sides_of(store_kind: str) -> list[str]:
+    """The sides a run measures: the mem0 same-setup side exists on pgvector only."""
+    sides = ["openmem", "mem0_async"]
+    if store_kind == "pgvector":
+        sides.append("mem0_async_same_setup")
+    return sides
+
+
 def one_run(
     n: int,
     store_kind: str,
@@ -263,31 +348,42 @@ def one_run(
     dim: int,
     max_workers: int | None = None,
     concurrency: int | None = None,
-    mem0_first: bool = False,
+    rotate: int = 0,
 ) -> dict[str, Any]:
-    """Both sides once, in one process, each on a fresh store (in either order)."""
+    """Every side once, in one process, each on a fresh store; the order rotates by
+    ``rotate``, so no side always runs on the warmer (or busier) machine."""
     with tempfile.TemporaryDirectory() as tmp:
         suffix = os.urandom(3).hex()
-        ours: dict[str, Any] = {
-            "vector_store": store_kind,
-            "url": url,
-            "data_dir": str(Path(tmp) / "openmem"),
-            "collection": f"bench_om_{suffix}",
-        }
-        theirs = {**ours, "data_dir": str(Path(tmp) / "mem0"), "collection": f"bench_m0_{suffix}"}
-        Path(theirs["data_dir"]).mkdir(parents=True)
         os.environ.setdefault("MEM0_DIR", str(Path(tmp) / "mem0-home"))
         os.environ["MEM0_TELEMETRY"] = "False"
+        if store_kind == "pgvector":
+            count_candidate_rows()
+        sides = sides_of(store_kind)
+        sides = sides[rotate % len(sides) :] + sides[: rotate % len(sides)]
 
-        async def both() -> dict[str, Any]:
-            if mem0_first:
-                mem0_result = await run_mem0_async(n, theirs, dim, concurrency)
-            openmem_result = await run_openmem(n, ours, dim, max_workers, concurrency)
-            if not mem0_first:
-                mem0_result = await run_mem0_async(n, theirs, dim, concurrency)
-            return {"openmem": openmem_result, "mem0_async": mem0_result}
+        def store(side: str) -> dict[str, Any]:
+            short = {"openmem": "om", "mem0_async": "m0", "mem0_async_same_setup": "m0s"}[side]
+            data_dir = Path(tmp) / side
+            data_dir.mkdir(parents=True)
+            return {
+                "vector_store": store_kind,
+                "url": url,
+                "data_dir": str(data_dir),
+                "collection": f"bench_{short}_{suffix}",
+            }
 
-        return asyncio.run(both())
+        async def every_side() -> dict[str, Any]:
+            results: dict[str, Any] = {}
+            for side in sides:
+                if side == "openmem":
+                    results[side] = await run_openmem(n, store(side), dim, max_workers, concurrency)
+                else:
+                    results[side] = await run_mem0_async(
+                        n, store(side), dim, concurrency, same_setup=side.endswith("setup")
+                    )
+            return results
+
+        return asyncio.run(every_side())
 
 
 def main() -> None:
@@ -330,29 +426,32 @@ def main() -> None:
             args.dim,
             args.max_workers,
             args.concurrency,
-            mem0_first=r % 2 == 1,
+            rotate=r,
         )
         run["idle_loop_lag_p99_ms"] = asyncio.run(idle_lag_p99_ms())
         runs.append(run)
+    sides = sides_of(args.store)
     keys = ["errors", "lost", "ops_per_s", "loop_lag_p99_ms"]
     if args.concurrency:
         keys += ["add_ops_per_s", "search_ops_per_s"]
+    if args.store == "pgvector":
+        keys.append("candidate_rows")
     summary: dict[str, Any] = {
-        side: {key: statistics.median(run[side][key] for run in runs) for key in keys}
-        for side in ("openmem", "mem0_async")
+        side: {key: statistics.median(run[side].get(key, 0) for run in runs) for key in keys}
+        for side in sides
     }
     if args.concurrency:
-        # Ratios per run (the sides ran back to back), then their median.
-        summary["openmem_vs_mem0"] = {
-            verb: round(
-                statistics.median(
-                    run["openmem"][f"{verb}_ops_per_s"] / run["mem0_async"][f"{verb}_ops_per_s"]
+        # Ratios per run (the sides ran back to back), then their median and spread.
+        for peer in sides[1:]:
+            label = "openmem_vs_mem0" + peer.removeprefix("mem0_async")
+            summary[label] = {}
+            for verb in ("add", "search"):
+                ratios = [
+                    run["openmem"][f"{verb}_ops_per_s"] / run[peer][f"{verb}_ops_per_s"]
                     for run in runs
-                ),
-                2,
-            )
-            for verb in ("add", "search")
-        }
+                ]
+                summary[label][verb] = round(statistics.median(ratios), 2)
+                summary[label][f"{verb}_range"] = [round(min(ratios), 2), round(max(ratios), 2)]
     report = {
         "benchmark": "thread_tier",
         "n": args.n,
@@ -378,23 +477,26 @@ def main() -> None:
         f"# thread tier: {args.n} adds then {args.n} searches, {in_flight} "
         f"({args.store}, hashing-{args.dim}, {report['machine']}; median of {args.runs} runs)",
         "",
-        "| side | errors | lost | ops/s | add ops/s | search ops/s | loop lag p99 (ms) |",
-        "|---|---|---|---|---|---|---|",
+        "| side | errors | lost | ops/s | add ops/s | search ops/s | loop lag p99 (ms) "
+        "| candidate rows / search |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for side in ("openmem", "mem0_async"):
+    for side in sides:
         s = summary[side]
         lines.append(
             f"| {side} | {s['errors']} | {s['lost']} | {s['ops_per_s']} "
             f"| {s.get('add_ops_per_s', '-')} | {s.get('search_ops_per_s', '-')} "
-            f"| {s['loop_lag_p99_ms']} |"
+            f"| {s['loop_lag_p99_ms']} | {s.get('candidate_rows', '-')} |"
         )
     if args.concurrency:
-        ratio = summary["openmem_vs_mem0"]
-        lines += [
-            "",
-            f"openmem-mem0 / mem0 AsyncMemory, median of the per-run ratios: adds "
-            f"{ratio['add']}x, searches {ratio['search']}x (target >= 1).",
-        ]
+        lines.append("")
+        for peer in sides[1:]:
+            ratio = summary["openmem_vs_mem0" + peer.removeprefix("mem0_async")]
+            lines.append(
+                f"openmem-mem0 / {peer}, median of the per-run ratios [min-max]: adds "
+                f"{ratio['add']}x {ratio['add_range']}, searches {ratio['search']}x "
+                f"{ratio['search_range']} (target >= 1)."
+            )
     idle = statistics.median(run["idle_loop_lag_p99_ms"] for run in runs)
     lines += [
         "",
