@@ -83,6 +83,68 @@ class Ticker:
         return round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3, 3)
 
 
+class CpuMeter:
+    """CPU seconds of this process and, for a PostgreSQL on this machine, of the server.
+
+    Throughput on a shared two-core machine follows whatever else runs; CPU per call does
+    not, so it is the like-for-like figure beside ops/s. The server's share is the sum over
+    the postmaster's children (its backends), read from /proc; None for a remote server.
+    """
+
+    def __init__(self, url: str | None) -> None:
+        self._postmaster: int | None = None
+        if url is None:
+            return
+        try:
+            import psycopg
+
+            with psycopg.connect(url) as conn:
+                row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            backend = int(row[0]) if row else 0
+            stat = Path(f"/proc/{backend}/stat").read_text()
+            self._postmaster = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, ImportError):
+            self._postmaster = None
+
+    def _backend_ticks(self) -> dict[int, int] | None:
+        """CPU ticks of each client backend (autovacuum and other helpers left out)."""
+        if self._postmaster is None:
+            return None
+        ticks: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) != self._postmaster:
+                    continue
+                title = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue  # a process that just exited
+            if b"[local]" in title or b"(" in title:  # "postgres: user db host(port) ..."
+                ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+        return ticks
+
+    def snapshot(self) -> tuple[float, dict[int, int] | None]:
+        return time.process_time(), self._backend_ticks()
+
+    def since(
+        self, before: tuple[float, dict[int, int] | None], calls: int
+    ) -> tuple[float, float | None]:
+        """Milliseconds of CPU per call since ``before``: (this process, the server or None).
+
+        The server's share counts backends alive at the end (one that connected in between
+        from zero); a backend that exited in between is lost, so pools must stay open.
+        """
+        client, after = self.snapshot()
+        server_ms = None
+        if after is not None and before[1] is not None:
+            old = before[1]
+            ticks = sum(now - old.get(pid, 0) for pid, now in after.items())
+            server_ms = ticks / os.sysconf("SC_CLK_TCK") / calls * 1e3
+        return (client - before[0]) / calls * 1e3, server_ms
+
+
 async def at_concurrency(
     n: int, concurrency: int, call: Callable[[int], Awaitable[Any]]
 ) -> tuple[list[Any], float]:
@@ -109,31 +171,34 @@ async def measure(
     count_stored: Callable[[list[Any]], Awaitable[int]],
     concurrency: int | None = None,
     between: Callable[[], None] | None = None,
+    server: CpuMeter | None = None,
 ) -> dict[str, Any]:
-    """N adds then N searches under a ticker; count errors and losses.
+    """N adds then N searches under a ticker; count errors and losses, CPU per call.
 
     ``concurrency`` None: every call of a phase at once; else at most that many in flight,
     and each verb's own throughput is reported too.
     """
+    meter = server or CpuMeter(None)
+    cpu: dict[str, tuple[float, float | None]] = {}
     with Ticker() as ticker:
         t0 = time.perf_counter()
+        before = meter.snapshot()
         if concurrency is None:
             added = await asyncio.gather(*(add(i) for i in range(n)), return_exceptions=True)
-            add_elapsed = time.perf_counter() - t0
-            if between is not None:
-                between()
-            t1 = time.perf_counter()
-            CANDIDATES.clear()
-            searched = await asyncio.gather(*(search(i) for i in range(n)), return_exceptions=True)
-            add_s = search_s = None
         else:
             added, add_s = await at_concurrency(n, concurrency, add)
-            add_elapsed = time.perf_counter() - t0
-            if between is not None:
-                between()
-            t1 = time.perf_counter()
-            CANDIDATES.clear()
+        cpu["add"] = meter.since(before, n)
+        add_elapsed = time.perf_counter() - t0
+        if between is not None:
+            between()
+        t1 = time.perf_counter()
+        CANDIDATES.clear()
+        before = meter.snapshot()
+        if concurrency is None:
+            searched = await asyncio.gather(*(search(i) for i in range(n)), return_exceptions=True)
+        else:
             searched, search_s = await at_concurrency(n, concurrency, search)
+        cpu["search"] = meter.since(before, n)
         elapsed = add_elapsed + time.perf_counter() - t1
     ok = [a for a in added if not isinstance(a, BaseException)]
     errors = sum(isinstance(r, BaseException) for r in [*added, *searched])
@@ -144,9 +209,13 @@ async def measure(
         "ops_per_s": round(2 * n / elapsed, 1),
         "loop_lag_p99_ms": ticker.p99_ms(),
     }
-    if add_s is not None and search_s is not None:
+    if concurrency is not None:
         result["add_ops_per_s"] = round(n / add_s, 1)
         result["search_ops_per_s"] = round(n / search_s, 1)
+    for verb, (client_ms, server_ms) in cpu.items():
+        result[f"{verb}_client_cpu_ms"] = round(client_ms, 3)
+        if server_ms is not None:
+            result[f"{verb}_server_cpu_ms"] = round(server_ms, 3)
     if CANDIDATES:
         result["candidate_rows"] = round(sum(CANDIDATES) / len(CANDIDATES), 1)
     return result
@@ -224,7 +293,9 @@ async def run_openmem(
                         break
             return len(wanted & found)
 
-        return await measure(n, add, search, count_stored, concurrency, analyze(store))
+        return await measure(
+            n, add, search, count_stored, concurrency, analyze(store), CpuMeter(store["url"])
+        )
 
 
 def mem0_config(store: dict[str, Any], dim: int, data_dir: Path) -> dict[str, Any]:
@@ -309,7 +380,9 @@ async def run_mem0_async(
         return len(set(ids) & found)
 
     try:
-        return await measure(n, add, search, count_stored, concurrency, analyze(store))
+        return await measure(
+            n, add, search, count_stored, concurrency, analyze(store), CpuMeter(store["url"])
+        )
     finally:
         memory.close()
         client = getattr(memory.vector_store, "client", None)
@@ -331,6 +404,11 @@ async def idle_lag_p99_ms(seconds: float = 2.0) -> float:
     with Ticker() as ticker:
         await asyncio.sleep(seconds)
     return ticker.p99_ms()
+
+
+def total_cpu_ms(side: dict[str, Any], verb: str) -> float:
+    """CPU ms per call of one verb: this process plus the server (when measured)."""
+    return float(side[f"{verb}_client_cpu_ms"] + side.get(f"{verb}_server_cpu_ms", 0.0))
 
 
 def sides_of(store_kind: str) -> list[str]:
@@ -434,8 +512,9 @@ def main() -> None:
     keys = ["errors", "lost", "ops_per_s", "loop_lag_p99_ms"]
     if args.concurrency:
         keys += ["add_ops_per_s", "search_ops_per_s"]
+    keys += ["add_client_cpu_ms", "search_client_cpu_ms"]
     if args.store == "pgvector":
-        keys.append("candidate_rows")
+        keys += ["candidate_rows", "add_server_cpu_ms", "search_server_cpu_ms"]
     summary: dict[str, Any] = {
         side: {key: statistics.median(run[side].get(key, 0) for run in runs) for key in keys}
         for side in sides
@@ -452,6 +531,12 @@ def main() -> None:
                 ]
                 summary[label][verb] = round(statistics.median(ratios), 2)
                 summary[label][f"{verb}_range"] = [round(min(ratios), 2), round(max(ratios), 2)]
+                # CPU per call (this process + the server), theirs over ours: > 1 is cheaper.
+                cpu = [
+                    total_cpu_ms(run[peer], verb) / total_cpu_ms(run["openmem"], verb)
+                    for run in runs
+                ]
+                summary[label][f"{verb}_cpu_theirs_over_ours"] = round(statistics.median(cpu), 2)
     report = {
         "benchmark": "thread_tier",
         "n": args.n,
@@ -478,15 +563,21 @@ def main() -> None:
         f"({args.store}, hashing-{args.dim}, {report['machine']}; median of {args.runs} runs)",
         "",
         "| side | errors | lost | ops/s | add ops/s | search ops/s | loop lag p99 (ms) "
-        "| candidate rows / search |",
-        "|---|---|---|---|---|---|---|---|",
+        "| candidate rows / search | CPU ms / add (client + server) "
+        "| CPU ms / search (client + server) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for side in sides:
         s = summary[side]
+        cpu = {
+            verb: f"{s[f'{verb}_client_cpu_ms']:.2f} + {s.get(f'{verb}_server_cpu_ms', 0):.2f}"
+            for verb in ("add", "search")
+        }
         lines.append(
             f"| {side} | {s['errors']} | {s['lost']} | {s['ops_per_s']} "
             f"| {s.get('add_ops_per_s', '-')} | {s.get('search_ops_per_s', '-')} "
-            f"| {s['loop_lag_p99_ms']} | {s.get('candidate_rows', '-')} |"
+            f"| {s['loop_lag_p99_ms']} | {s.get('candidate_rows', '-')} "
+            f"| {cpu['add']} | {cpu['search']} |"
         )
     if args.concurrency:
         lines.append("")
@@ -495,7 +586,9 @@ def main() -> None:
             lines.append(
                 f"openmem-mem0 / {peer}, median of the per-run ratios [min-max]: adds "
                 f"{ratio['add']}x {ratio['add_range']}, searches {ratio['search']}x "
-                f"{ratio['search_range']} (target >= 1)."
+                f"{ratio['search_range']} (target >= 1); CPU per call, theirs / ours: adds "
+                f"{ratio['add_cpu_theirs_over_ours']}x, searches "
+                f"{ratio['search_cpu_theirs_over_ours']}x."
             )
     idle = statistics.median(run["idle_loop_lag_p99_ms"] for run in runs)
     lines += [

@@ -154,6 +154,8 @@ class Offloader:
         self.max_workers = 1 if serialize else max_workers
         self.max_abandoned = max_abandoned
         self._pool = WorkerPool(name, self.max_workers)
+        # An offloader dropped without aclose() still lets its idle threads go.
+        weakref.finalize(self, self._pool.close)
         self._serial_lock = threading.Lock()
         self._key_locks = _KeyLocks()
         self._saturated_total = 0

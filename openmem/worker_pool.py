@@ -201,6 +201,7 @@ class WorkerPool:
                         call.state = _DONE
                     if not self.running:
                         self._all_returned.notify_all()
+                del call  # an idle thread keeps nothing alive (the caller's offloader)
                 if self._threads - self.abandoned > self.max_live:
                     return  # it replaced an abandoned thread that has now returned
         finally:

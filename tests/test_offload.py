@@ -178,6 +178,21 @@ async def test_a_burst_reuses_finished_threads_and_never_exceeds_max_workers() -
     assert len(alive) <= 3  # one executor would start max_workers + max_abandoned
 
 
+async def test_idle_threads_exit_when_the_offloader_is_dropped_unclosed() -> None:
+    import gc
+
+    off = Offloader("dropped", max_workers=2, max_abandoned=2)
+    await asyncio.gather(off.run(time.sleep, 0.01), off.run(time.sleep, 0.01))
+
+    def named() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "openmem-dropped"]
+
+    assert named()
+    del off
+    gc.collect()
+    await _until(lambda: not named())
+
+
 async def test_cancelling_a_batch_starts_none_of_its_queued_calls() -> None:
     off = Offloader("batch", max_workers=1, max_abandoned=64)
     release = threading.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
@@ -30,10 +31,11 @@ class Mem0Options(TranslationOptions):
 
     data_dir_name: ClassVar[str] = "mem0"
 
-    max_workers: int = Field(default=8, ge=1, le=64)
-    """Worker threads for calls in parallel (pgvector; the embedded stores serialise). Eight,
-    not the translation base's four: a mem0 search is mostly waiting on its four round trips
-    to PostgreSQL, and mem0's own ``AsyncMemory`` runs six at once on two cores
+    max_workers: int = Field(default_factory=lambda: _default_executor_size(), ge=1, le=64)
+    """Worker threads for calls in parallel (pgvector; the embedded stores serialise): by
+    default as many as the loop's default executor that mem0's own ``AsyncMemory`` runs on,
+    ``min(32, cpu_count + 4)`` (6 on two cores). A mem0 search is mostly waiting on its round
+    trips to PostgreSQL; more threads than that only contend for the GIL and the cores
     (benchmarks/thread_tier.py --concurrency 32)."""
 
     mode: Literal["oss", "platform"] = "oss"
@@ -51,3 +53,8 @@ class Mem0Options(TranslationOptions):
     ingest_timeout: float = Field(default=60.0, gt=0.0)
     """Platform: how long ``wait_for_ingest`` polls before ``IngestionTimeoutError``."""
     ingest_poll_interval: float = Field(default=0.5, gt=0.0)
+
+
+def _default_executor_size() -> int:
+    """The thread count of asyncio's default executor on this machine (Python 3.8+)."""
+    return min(32, (os.cpu_count() or 1) + 4)
