@@ -516,7 +516,9 @@ def main() -> None:
     if args.store == "pgvector":
         keys += ["candidate_rows", "add_server_cpu_ms", "search_server_cpu_ms"]
     summary: dict[str, Any] = {
-        side: {key: statistics.median(run[side].get(key, 0) for run in runs) for key in keys}
+        side: {
+            key: round(statistics.median(run[side].get(key, 0) for run in runs), 3) for key in keys
+        }
         for side in sides
     }
     if args.concurrency:
