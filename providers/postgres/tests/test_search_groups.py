@@ -192,3 +192,33 @@ async def test_a_cancelled_search_in_a_group_gives_up_alone(
 
 def _item(content: str, **fields: Any) -> MemoryInput:
     return MemoryInput(content=content, user_id="alice", **fields)
+
+
+async def test_groups_without_read_audit_write_no_audit_rows(
+    postgres_url: str, pg_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prov = PostgresProvider(
+        embedder="hashing",
+        url=postgres_url,
+        pool_max_size=2,
+        ingest_workers=0,
+        search_statements_in_flight=1,
+        audit_reads=False,
+    )
+    await prov.open()
+    try:
+        callers = [Caller(namespace=pg_namespace, user_id=f"na-{u}", app="tests") for u in range(3)]
+        for caller in callers:
+            await fill(prov, caller, ["river stones", "mountain air"])
+        groups = count_groups(prov, monkeypatch)
+        together = await asyncio.gather(
+            *(prov.search(c, SearchQuery(query="river", mode="semantic")) for c in callers * 3)
+        )
+        assert groups
+        for n, hits in enumerate(together):
+            assert {h.memory.user_id for h in hits} == {callers[n % 3].user_id}
+            assert len(hits) == 2
+        for caller in callers:
+            assert await prov.audit(caller, AuditQuery(action="search", limit=10)) == []
+    finally:
+        await prov.close()
