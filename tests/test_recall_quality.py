@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -132,12 +133,16 @@ def test_a_file_of_another_format_is_refused(recall_quality: ModuleType, tmp_pat
 
 @pytest.mark.parametrize("published", [LONGMEMEVAL, LOCOMO], ids=["longmemeval", "locomo"])
 async def test_a_dataset_is_ingested_searched_and_ranked_against_its_labels(
-    recall_quality: ModuleType, tmp_path: Path, published: list[dict[str, Any]]
+    recall_quality: ModuleType,
+    tmp_path: Path,
+    published: list[dict[str, Any]],
+    lexical: Mapping[str, str],
 ) -> None:
     path = tmp_path / "data.json"
     path.write_text(json.dumps(published))
     cases = recall_quality.external_set(path)
-    options = {"provider": "inmemory", "embedder": "hashing"}
+    # Ranked by shared words (keyword mode): the embedder's meaning plays no part.
+    options = {"provider": "inmemory", **lexical}
     result = await recall_quality.evaluate(cases, options, ("keyword",))
     overall = result["keyword"]["overall"]
     # Each question shares its key word ("move", "paint"/"painted", "Oscar") with its evidence

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from openmem_conformance import CHECKS, Outcome
 from openmem_conformance.checks.hybrid import CONCEPTS, LEXICAL_ONLY, QUERY, SEMANTIC_ONLY
@@ -39,9 +39,11 @@ async def test_the_embedder_counts_what_it_was_asked_to_embed() -> None:
     assert all(math.isclose(_cosine(v, v), 1.0) for v in vectors)
 
 
-def test_a_sibling_is_built_from_the_options_with_the_embedder_replaced() -> None:
+def test_a_sibling_is_built_from_the_options_with_the_embedder_replaced(
+    lexical: Mapping[str, str],
+) -> None:
     embedder = ConceptEmbedder(CONCEPTS)
-    sibling = with_embedder(InMemoryProvider(embedder="hashing"), embedder)
+    sibling = with_embedder(InMemoryProvider(**lexical), embedder)
     assert isinstance(sibling, InMemoryProvider)
     assert sibling.options.embedder is embedder
 
