@@ -153,7 +153,9 @@ class Offloader:
         self.serialize = serialize
         self.max_workers = 1 if serialize else max_workers
         self.max_abandoned = max_abandoned
-        self._pool = WorkerPool(name, self.max_workers)
+        # Serialised, a new thread could only wait for the abandoned call's lock: the next
+        # call waits in the queue instead, where a cancel withdraws it.
+        self._pool = WorkerPool(name, self.max_workers, replace_abandoned=not serialize)
         # An offloader dropped without aclose() still lets its idle threads go.
         weakref.finalize(self, self._pool.close)
         self._serial_lock = threading.Lock()

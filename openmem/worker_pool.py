@@ -74,9 +74,13 @@ def _deliver(future: asyncio.Future[Any], result: Any, error: BaseException | No
 class WorkerPool:
     """Daemon threads named ``openmem-<name>`` running ``PooledCall``s first in, first out."""
 
-    def __init__(self, name: str, max_live: int) -> None:
+    def __init__(self, name: str, max_live: int, *, replace_abandoned: bool = True) -> None:
         self.name = name
         self.max_live = max_live
+        self.replace_abandoned = replace_abandoned
+        """False: an abandoned call keeps its slot until it returns (a serialised backend,
+        whose next call could only wait for it: queued, that call stays cancellable and is
+        never abandoned itself)."""
         # One lock guards the queue, the thread counts and the counters; the loop holds it
         # for a few field updates per call, a worker between calls.
         self._lock = threading.Lock()
@@ -167,10 +171,14 @@ class WorkerPool:
         """Under the lock: reserve a new thread if the idle ones cannot take the queue."""
         if self._idle >= len(self._queue):
             return False
-        if self._threads - self.abandoned >= self.max_live:
+        if self._live_threads() >= self.max_live:
             return False  # a busy live thread takes the call when it finishes
         self._threads += 1
         return True
+
+    def _live_threads(self) -> int:
+        """Under the lock: threads counted against ``max_live``."""
+        return self._threads - self.abandoned if self.replace_abandoned else self._threads
 
     def _start_thread(self) -> None:
         threading.Thread(target=self._work, name=f"openmem-{self.name}", daemon=True).start()
@@ -202,7 +210,7 @@ class WorkerPool:
                     if not self.running:
                         self._all_returned.notify_all()
                 del call  # an idle thread keeps nothing alive (the caller's offloader)
-                if self._threads - self.abandoned > self.max_live:
+                if self._live_threads() > self.max_live:
                     return  # it replaced an abandoned thread that has now returned
         finally:
             self._threads -= 1

@@ -283,6 +283,26 @@ async def test_serialized_call_waits_for_an_abandoned_one() -> None:
     assert order == ["abandoned", "next"]
 
 
+async def test_serialized_calls_cancelled_behind_an_abandoned_one_are_withdrawn() -> None:
+    off = Offloader("serial-withdraw", max_abandoned=4, serialize=True)
+    release = threading.Event()
+    ran: list[int] = []
+    first = asyncio.create_task(off.run(release.wait, WAIT))
+    await _until(lambda: off.stats().running == 1)
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    for i in range(10):  # more than max_abandoned: none of them is abandoned
+        task = asyncio.create_task(off.run(ran.append, i))
+        await asyncio.sleep(0.001)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert off.stats().abandoned == 1
+    release.set()
+    assert await asyncio.wait_for(off.run(lambda: "next"), WAIT) == "next"
+    assert ran == []
+    await off.aclose()
+
+
 async def test_keyed_calls_with_one_key_never_overlap(offload: Offloader) -> None:
     release = threading.Event()
     order: list[str] = []
