@@ -8,8 +8,10 @@ search mode, through ``AsyncMemory`` as an application would. Reported: recall@1
 and MRR (over the top 10), overall and for the paraphrase and lexical halves, for:
 
 - ``hashing``: the lexical embedder (word overlap);
-- ``onnx``: the default, layers 0, 4 and 5 of all-MiniLM-L6-v2 on ONNX Runtime (no torch:
-  asserted);
+- ``onnx``: the default, layers 0, 4 and 5 of all-MiniLM-L6-v2 with 8-bit weights on ONNX
+  Runtime (no torch: asserted);
+- ``onnx_float32``: the same three layers in float32 (``embedder_model=
+  "openmem/all-MiniLM-L6-v2-layers-0-4-5"``), by ``--embedders`` only;
 - ``onnx_minilm``: the whole all-MiniLM-L6-v2 on ONNX Runtime (``embedder_model=
   "sentence-transformers/all-MiniLM-L6-v2"``), side by side with the default;
 - ``local``: the whole MiniLM through sentence-transformers (torch), full run only;
@@ -51,7 +53,7 @@ from typing import Any
 from openmem_postgres.bench import write_results
 
 from openmem import AsyncMemory
-from openmem.embedders.model_files import MINILM_MODEL
+from openmem.embedders.model_files import LAYERS_MODEL, MINILM_MODEL
 
 SET = Path(__file__).resolve().parent / "data" / "recall_set.jsonl"
 MODES = ("semantic", "keyword", "hybrid")
@@ -60,6 +62,7 @@ EMBEDDERS: dict[str, dict[str, str]] = {
     "hashing": {"embedder": "hashing"},
     "onnx": {"embedder": "onnx"},
     "onnx_minilm": {"embedder": "onnx", "embedder_model": MINILM_MODEL},
+    "onnx_float32": {"embedder": "onnx", "embedder_model": LAYERS_MODEL},
     "local": {"embedder": "local"},
 }
 """Each compared embedder's options (``mem0`` runs the default ``onnx`` inside mem0)."""
@@ -243,8 +246,8 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, help="a LongMemEval or LoCoMo JSON file")
     parser.add_argument(
         "--embedders",
-        help="comma-separated subset of hashing,onnx,onnx_minilm,local,mem0 (default: all of "
-        "the mode's)",
+        help="comma-separated subset of hashing,onnx,onnx_float32,onnx_minilm,local,mem0 "
+        "(default: all of the mode's)",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()

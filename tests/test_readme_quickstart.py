@@ -1,6 +1,6 @@
 """The README quickstart, run exactly as written, on every provider.
 
-The block runs with the defaults (the ONNX embedder: three layers of MiniLM), offline, each
+The block runs with the defaults (the ONNX embedder: three layers of MiniLM, 8-bit), offline, each
 provider in its own temporary data dir, as a user would after ``make bootstrap``; only
 ``OPENMEM_PROVIDER`` (and, for the hosted services, their URL and key) changes between runs.
 Letta and Supermemory cannot be reached from here: their local contract fakes are served on

@@ -1,4 +1,4 @@
-"""Embedders: ``onnx`` (the default: three layers of all-MiniLM-L6-v2 on ONNX Runtime,
+"""Embedders: ``onnx`` (the default: three layers of all-MiniLM-L6-v2, 8-bit, on ONNX Runtime,
 semantic, no torch; ``embedder_model="sentence-transformers/all-MiniLM-L6-v2"`` the whole model),
 ``openai`` (any OpenAI-compatible endpoint), ``local`` (sentence-transformers, for users who
 already have torch) and ``hashing`` (lexical only: word overlap, no meaning; the deterministic
@@ -55,9 +55,10 @@ class EmbedderOptions(ProviderOptions):
     ``embedder_*`` options, and closes it when the provider closes."""
     embedder_model: str | None = None
     """Model name: e.g. ``text-embedding-3-small`` (openai); for ``onnx``
-    ``openmem/all-MiniLM-L6-v2-layers-0-4-5`` (the default) or
-    ``sentence-transformers/all-MiniLM-L6-v2`` (the whole model, 2x slower), else a local model
-    directory (``tokenizer.json`` with ``model.onnx`` or ``model.safetensors``)."""
+    ``openmem/all-MiniLM-L6-v2-layers-0-4-5-int8`` (the default),
+    ``openmem/all-MiniLM-L6-v2-layers-0-4-5`` (the same layers in float32, about 1.9x slower) or
+    ``sentence-transformers/all-MiniLM-L6-v2`` (the whole model, about 3.5x slower), else a local
+    model directory (``tokenizer.json`` with ``model.onnx`` or ``model.safetensors``)."""
     embedder_dim: int | None = Field(default=None, ge=1, le=16_000)
     """Vector size; required for ``openai`` models whose size is not known, else inferred.
     At most 16,000 (pgvector's limit for a stored vector)."""

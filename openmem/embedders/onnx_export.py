@@ -4,11 +4,10 @@ The graph reads the weights straight from ``model.safetensors`` with numpy and s
 BERT encoder (embeddings, self-attention, feed-forward, layer norms), the sentence-transformers
 mean pooling and the L2 normalisation with standard ONNX operators, in float32: its vectors
 equal sentence-transformers' to about 1e-6 (cosine), so a store embedded by either needs no
-re-embedding. (Measured and rejected: dynamic int8 quantisation, 1.5x the float throughput per
-CPU-second on AVX2 cores but a cosine to the float vectors of 0.94 at worst, so the vectors
-would no longer be the model's; ONNX Runtime's fused BERT operators, no faster on these short
-texts.) It runs once per model:
-``openmem.embedders.model_files`` caches its output.
+re-embedding. (ONNX Runtime's fused BERT operators were measured and rejected: no faster on
+these short texts.) ``quantize_weights`` then makes an 8-bit variant, a model of its own name
+(the default: see ``model_files``). It runs once per model: ``openmem.embedders.model_files``
+caches its output.
 
 ``layers`` keeps a subset of the encoder layers, in order (the default embedder keeps layers
 0, 4 and 5 of all-MiniLM-L6-v2: half the arithmetic, see ``model_files``). Each kept layer
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EXPORT_VERSION", "export_sentence_encoder"]
+__all__ = ["EXPORT_VERSION", "export_sentence_encoder", "quantize_weights"]
 
 EXPORT_VERSION = "1"
 """Bumped whenever the graph changes, so caches of older exports are rebuilt."""
@@ -92,6 +91,36 @@ def export_sentence_encoder(
     onnx.checker.check_model(model)
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(target))
+
+
+def quantize_weights(source: Path, target: Path) -> None:
+    """Write ``target``: the ONNX graph ``source`` with its matrix weights in 8 bits.
+
+    ONNX Runtime's dynamic quantisation: int8 weights, one scale per output channel, the
+    activations quantised per call. ``reduce_range`` keeps the weights to 7 bits because the
+    AVX2 kernels (no VNNI) add pairs of 8-bit products in 16 bits, which can saturate at full
+    range (ONNX Runtime's own advice for such cores). Deterministic: the same source gives
+    the same bytes, so the cache's checksums stay meaningful.
+    """
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The tool advises "pre-processing" on the root logger at every call; this graph has no
+    # shapes to infer that it would use, so the advice is noise in a user's first-run output.
+    root = logging.getLogger()
+    hush = logging.Filter("openmem.no-such-logger")
+    root.addFilter(hush)
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            per_channel=True,
+            reduce_range=True,
+            weight_type=QuantType.QInt8,
+        )
+    finally:
+        root.removeFilter(hush)
 
 
 def _strip_prefix(name: str) -> str:

@@ -1,5 +1,5 @@
 """A store written by the earlier default embedder (the whole all-MiniLM-L6-v2) under the new
-default (three of its layers): a clear error, and two ways on, both real."""
+default (three of its layers, 8-bit): a clear error, and two ways on, both real."""
 
 from __future__ import annotations
 
