@@ -61,6 +61,10 @@ class PooledCall:
         self.state = _QUEUED
 
 
+def _spent(*args: Any, **kwargs: Any) -> None:
+    """What a finished call holds instead of its callable (which may keep its caller alive)."""
+
+
 def _deliver(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     """Runs on the caller's loop: hand the outcome over unless the caller already left."""
     if future.done():
@@ -223,6 +227,11 @@ class WorkerPool:
             result = call.context.run(call.func, *call.args, **call.kwargs)
         except BaseException as exc:  # the caller's to handle, whatever it is
             error = exc
+        # Only the outcome is left to hand over: drop what the call referenced (the caller's
+        # offloader among them) before the caller can resume, so a caller that drops its
+        # offloader right after its last result sees it finalised by the next collection,
+        # not whenever this thread gets the CPU again.
+        call.func, call.args, call.kwargs = _spent, (), {}
         with self._lock:
             abandoned = call.state == _ABANDONED
             if not abandoned:
