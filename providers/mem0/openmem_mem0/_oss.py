@@ -20,6 +20,7 @@ from openmem.embedders import Embedder
 from openmem.translation import embed_blocking
 from openmem.translation.backend import MemoryObjectBackend
 from openmem_mem0._backend import RawMemory
+from openmem_mem0._history import GroupCommittedHistory, install_group_commit
 from openmem_mem0._options import Mem0Options
 
 __all__ = ["Mem0OSSBackend", "OpenmemEmbedding"]
@@ -69,6 +70,8 @@ class Mem0OSSBackend(MemoryObjectBackend):
         self._loop = loop
         self._memory: Any = None
         self._pool: Any = None
+        self.history_writer: GroupCommittedHistory | None = None
+        """mem0's history writes, group-committed (``_history``); None before open."""
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -87,6 +90,8 @@ class Mem0OSSBackend(MemoryObjectBackend):
         }
         memory = Memory.from_config(config)
         memory.embedding_model = OpenmemEmbedding(self._embedder, self._loop)
+        # Concurrent adds otherwise queue for mem0's one-at-a-time history commit.
+        self.history_writer = install_group_commit(memory.db)
         self._memory = memory
         # Create both collections now, once: mem0 creates them lazily and unlocked, and
         # concurrent first writes race on pgvector (peers.md §0, bug 3). Processes opening

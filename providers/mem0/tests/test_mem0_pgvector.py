@@ -42,6 +42,11 @@ async def test_concurrent_first_adds_on_a_fresh_collection_all_land(
     assert len({r.id for r in records}) == 50
     assert len((await provider.list(caller, ListQuery(limit=100))).items) == 50
     assert provider.offload_stats().max_workers > 1  # pgvector calls run in parallel
+    # mem0's history of each add, group-committed (openmem_mem0._history), is all there.
+    for record in records:
+        assert [e["event"] for e in await provider.history(caller, record.id)] == ["ADD"]
+    writer = getattr(provider.backend, "history_writer", None)
+    assert writer is not None and writer.rows == 50
 
 
 async def test_search_returns_full_pages_for_every_user(provider: Mem0Provider) -> None:
