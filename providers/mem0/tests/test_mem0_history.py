@@ -10,27 +10,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mem0.memory.storage import SQLiteManager
+from openmem_mem0._env import prepare_mem0_environment
 from openmem_mem0._history import GroupCommittedHistory, install_group_commit
 
 WAIT = 10.0  # seconds any wait below may take before the test fails instead of hanging
 
 
 @pytest.fixture
-def manager(tmp_path: Path) -> Iterator[SQLiteManager]:
+def manager(tmp_path: Path) -> Iterator[Any]:
+    """mem0's own history manager, imported with its telemetry off (as the provider does)."""
+    prepare_mem0_environment(tmp_path)
+    from mem0.memory.storage import SQLiteManager
+
     db = SQLiteManager(str(tmp_path / "history.db"))
     yield db
     db.close()
 
 
-def stored(manager: SQLiteManager) -> list[tuple[str, str]]:
+def stored(manager: Any) -> list[tuple[str, str]]:
     with manager._lock:
         rows = manager.connection.execute("SELECT memory_id, event FROM history").fetchall()
     return sorted(rows)
 
 
 def add_while_locked(
-    manager: SQLiteManager, history: GroupCommittedHistory, memory_ids: list[str]
+    manager: Any, history: GroupCommittedHistory, memory_ids: list[str]
 ) -> dict[str, BaseException | None]:
     """One thread per id calls ``add_history`` while mem0's lock is held, so every row is
     queued before any commit starts; then the lock is released and the threads joined."""
@@ -58,7 +62,7 @@ def add_while_locked(
     return outcomes
 
 
-def test_rows_queued_together_are_written_in_one_transaction(manager: SQLiteManager) -> None:
+def test_rows_queued_together_are_written_in_one_transaction(manager: Any) -> None:
     history = install_group_commit(manager)
     assert history is not None
     ids = [f"m{i}" for i in range(6)]
@@ -69,7 +73,7 @@ def test_rows_queued_together_are_written_in_one_transaction(manager: SQLiteMana
 
 
 def test_rows_are_readable_through_mem0_once_add_history_returns(
-    manager: SQLiteManager, tmp_path: Path
+    manager: Any, tmp_path: Path
 ) -> None:
     install_group_commit(manager)
     manager.add_history("m1", None, "first", "ADD", actor_id="a1", role="user")
@@ -83,7 +87,7 @@ def test_rows_are_readable_through_mem0_once_add_history_returns(
     assert [h["event"] for h in manager.get_history("m1")] == ["ADD", "UPDATE"]
 
 
-def test_a_failing_row_fails_only_its_own_caller(manager: SQLiteManager) -> None:
+def test_a_failing_row_fails_only_its_own_caller(manager: Any) -> None:
     history = install_group_commit(manager)
     assert history is not None
     with manager._lock:

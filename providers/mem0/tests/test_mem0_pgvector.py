@@ -46,7 +46,8 @@ async def test_concurrent_first_adds_on_a_fresh_collection_all_land(
     for record in records:
         assert [e["event"] for e in await provider.history(caller, record.id)] == ["ADD"]
     writer = getattr(provider.backend, "history_writer", None)
-    assert writer is not None and writer.rows == 50
+    assert writer is not None
+    assert writer.rows == 50
 
 
 async def test_search_returns_full_pages_for_every_user(provider: Mem0Provider) -> None:
