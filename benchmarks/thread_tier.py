@@ -337,9 +337,11 @@ async def run_mem0_async(
     same_setup: bool = False,
 ) -> dict[str, Any]:
     """mem0's ``AsyncMemory``; ``same_setup``: on openmem-mem0's pgvector setup (its pool
-    settings and user index, mem0's default pool size), so both sides read the same rows."""
+    settings, user index and cursors, mem0's default pool size), so both sides send the same
+    statements and read the same rows."""
     from mem0 import AsyncMemory
     from openmem_mem0._oss import OpenmemEmbedding, _index_users, _iterative_scan_pool
+    from openmem_mem0._pgvector_cursors import install_lean_cursors
 
     from openmem.embedders import HashingEmbedder
 
@@ -356,6 +358,8 @@ async def run_mem0_async(
     if pool is not None:
         memory.vector_store._ensure_collection()
         _index_users(pool, store["collection"])
+        for each in (memory.vector_store, memory.entity_store):
+            install_lean_cursors(each, pool)
 
     async def add(i: int) -> Any:
         result = await memory.add(

@@ -22,6 +22,7 @@ from openmem.translation.backend import MemoryObjectBackend
 from openmem_mem0._backend import RawMemory
 from openmem_mem0._history import GroupCommittedHistory, install_group_commit
 from openmem_mem0._options import Mem0Options
+from openmem_mem0._pgvector_cursors import install_lean_cursors
 
 __all__ = ["Mem0OSSBackend", "OpenmemEmbedding"]
 
@@ -106,6 +107,9 @@ class Mem0OSSBackend(MemoryObjectBackend):
                 entities._ensure_collection()
             if self._pool is not None:
                 _index_users(self._pool, self.options.collection)
+        if self._pool is not None:
+            for each in (store, entities):
+                install_lean_cursors(each, self._pool)
 
     def _vector_store_config(self, data_dir: Path) -> dict[str, Any]:
         common = {
@@ -246,8 +250,15 @@ def _iterative_scan_pool(url: str, size: int) -> Any:
         else:
             conn.commit()
 
+    # Autocommit: a read is one round trip, no BEGIN/COMMIT around it; mem0's writes get
+    # their transaction back from ``install_lean_cursors``.
     pool = ConnectionPool(
-        conninfo=url, min_size=1, max_size=max(size, 2), configure=configure, open=False
+        conninfo=url,
+        min_size=1,
+        max_size=max(size, 2),
+        kwargs={"autocommit": True},
+        configure=configure,
+        open=False,
     )
     pool.open(wait=True, timeout=30.0)
     return pool
