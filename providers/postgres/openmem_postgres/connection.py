@@ -7,7 +7,11 @@ from dataclasses import dataclass
 import asyncpg
 
 from openmem.embedders import Embedder
-from openmem_postgres.migrations import apply_migrations, ensure_vector_index
+from openmem_postgres.migrations import (
+    ANN_MIN_ROWS_SETTING,
+    apply_migrations,
+    ensure_vector_index,
+)
 from openmem_postgres.options import PostgresOptions
 from openmem_postgres.rows import init_connection
 from openmem_postgres.runner import map_driver_errors
@@ -82,6 +86,8 @@ async def connect(
                 # every user, and reusing it saves the planning (half a search's server time).
                 "hnsw.iterative_scan": opts.iterative_scan,
                 "hnsw.ef_search": str(opts.hnsw_ef_search),
+                # New rows of a user above this size enter the HNSW graph (migration 2).
+                ANN_MIN_ROWS_SETTING: str(opts.exact_search_max_rows),
             },
         )
     return Connected(pool=pool, foreign_models=foreign)

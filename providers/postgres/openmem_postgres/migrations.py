@@ -22,7 +22,14 @@ from openmem_postgres.ingest_schema import INGEST_EVENTS_SQL
 from openmem_postgres.key_table import API_KEYS_SQL
 from openmem_postgres.webhook_schema import WEBHOOKS_SQL
 
-__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "ensure_vector_index", "sql_literal"]
+__all__ = [
+    "ANN_MIN_ROWS_SETTING",
+    "MIGRATIONS",
+    "Migration",
+    "apply_migrations",
+    "ensure_vector_index",
+    "sql_literal",
+]
 
 # One lock for every openmem schema in the database: migrations are rare and CREATE EXTENSION
 # is database-wide, so serialising them all costs nothing and rules out every race.
@@ -37,6 +44,54 @@ class Migration:
     name: str
     sql: str
 
+
+ANN_MIN_ROWS_SETTING = "openmem.ann_min_rows"
+"""The session setting (``server_settings`` of the pool) holding the provider's
+``exact_search_max_rows``: the user size from which new rows enter the HNSW graph."""
+
+# An HNSW insert was most of an add's database work (about 1 ms of server CPU of 1.1 ms at
+# dimension 64 with m = 16: each insert rewrites the neighbour lists of some 30 graph pages),
+# yet a user of at most ``exact_search_max_rows`` memories is searched exactly and never reads
+# the graph. So a row enters the graph (``in_ann``) only once its user is large: the trigger
+# decides per row, from the user's newest row (already in the graph: large) or else a count
+# bounded by the setting; the row that makes a user large moves that user's earlier rows into
+# the graph in the same statement (once per user). A search of a large user reads the graph for
+# ``in_ann`` rows and scans exactly the rows that are not (``memories_unindexed``: none after
+# the move, only the few that concurrent first adds may leave), so results never depend on the
+# flag, only the speed does. Rows written before this migration keep ``in_ann`` NULL: they stay
+# in the graph (the index predicate is ``in_ann IS NOT FALSE``).
+IN_ANN_SQL = f"""
+ALTER TABLE {{schema}}.memories ADD COLUMN in_ann boolean;
+CREATE INDEX memories_unindexed ON {{schema}}.memories (namespace, user_id) WHERE in_ann IS FALSE;
+CREATE FUNCTION {{schema}}.memories_choose_ann() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    bound integer := coalesce(
+        nullif(current_setting('{ANN_MIN_ROWS_SETTING}', true), '')::integer, 1000);
+    newest boolean;
+    owned integer;
+BEGIN
+    SELECT m.in_ann INTO newest FROM {{schema}}.memories m
+    WHERE m.namespace = NEW.namespace AND m.user_id = NEW.user_id
+    ORDER BY m.created_at DESC, m.id DESC LIMIT 1;
+    IF newest IS TRUE THEN
+        NEW.in_ann := true;
+        RETURN NEW;
+    END IF;
+    SELECT count(*) INTO owned FROM (SELECT 1 FROM {{schema}}.memories m
+        WHERE m.namespace = NEW.namespace AND m.user_id = NEW.user_id LIMIT bound) n;
+    NEW.in_ann := owned >= bound;
+    IF NEW.in_ann THEN
+        -- Concurrent first adds of one user queue here instead of moving rows twice.
+        PERFORM pg_advisory_xact_lock(hashtextextended(NEW.namespace || '/' || NEW.user_id, 7));
+        UPDATE {{schema}}.memories SET in_ann = true
+        WHERE namespace = NEW.namespace AND user_id = NEW.user_id AND in_ann IS FALSE;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER memories_choose_ann BEFORE INSERT ON {{schema}}.memories
+    FOR EACH ROW EXECUTE FUNCTION {{schema}}.memories_choose_ann();
+"""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -103,6 +158,8 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {schema}.audit
     FOR EACH ROW EXECUTE FUNCTION {schema}.audit_append_only();
 """,
     ),
+    # 2: the HNSW graph holds only the rows of large users (see ANN_MIN_ROWS_SETTING).
+    Migration(2, "rows enter the vector index once their user is large", IN_ANN_SQL),
     # 30-39: client-chosen keys (``openmem_postgres.keys``). A scope is never empty, so ''
     # stands for "no scope" in the unique index.
     Migration(
@@ -154,9 +211,16 @@ async def apply_migrations(conn: asyncpg.Connection, schema: str, ts_config: str
     return applied
 
 
-def vector_index_name(model: str, dim: int, index_type: str) -> str:
-    """The name of the HNSW index of one embedding model (stable, at most 63 bytes)."""
-    digest = hashlib.sha1(f"{model}|{dim}|{index_type}".encode()).hexdigest()[:16]
+def vector_index_name(
+    model: str, dim: int, index_type: str, *, large_users_only: bool = True
+) -> str:
+    """The name of the HNSW index of one embedding model (stable, at most 63 bytes).
+
+    ``large_users_only=False`` names the index of schema versions before migration 2 (every
+    row in the graph), which ``ensure_vector_index`` replaces.
+    """
+    key = f"{model}|{dim}|{index_type}" + ("|in_ann" if large_users_only else "")
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     return f"memories_hnsw_{digest}"
 
 
@@ -170,16 +234,38 @@ async def ensure_vector_index(
     m: int,
     ef_construction: int,
 ) -> None:
-    """Create the partial HNSW index of ``model`` unless it exists (under the lock)."""
+    """Create the partial HNSW index of ``model`` and its dimension check unless they exist.
+
+    The index holds the rows of ``model`` that are in the graph (``in_ann IS NOT FALSE``,
+    migration 2); an index of the same model from before that migration is dropped once its
+    replacement exists. Rows outside the graph never meet the index's cast to
+    ``vector(dim)``, so a check constraint applies the same cast to every row of ``model``:
+    a vector of another size is refused with the cast's own error, as before.
+    """
     name = vector_index_name(model, dim, index_type)
-    exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{schema}.{name}")
-    if exists:
+    check = name.replace("memories_hnsw_", "memories_dim_")
+    present = await conn.fetchrow(
+        "SELECT to_regclass($1) IS NOT NULL AS indexed, EXISTS (SELECT 1 FROM pg_constraint"
+        " WHERE conname = $2 AND conrelid = to_regclass($3)) AS checked",
+        f"{schema}.{name}",
+        check,
+        f"{schema}.memories",
+    )
+    if present is not None and present["indexed"] and present["checked"]:
         return
+    earlier = vector_index_name(model, dim, index_type, large_users_only=False)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
         await conn.execute(
             f"CREATE INDEX IF NOT EXISTS {name} ON {schema}.memories USING hnsw "
             f"((embedding::{index_type}({dim})) {index_type}_cosine_ops) "
             f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
-            f"WHERE embedding_model = {sql_literal(model)}"
+            f"WHERE embedding_model = {sql_literal(model)} AND in_ann IS NOT FALSE"
+        )
+        await conn.execute(f"DROP INDEX IF EXISTS {schema}.{earlier}")
+        # NOT VALID: stored rows were checked by the earlier index's cast; new ones are now.
+        await conn.execute(
+            f"ALTER TABLE {schema}.memories DROP CONSTRAINT IF EXISTS {check},"
+            f" ADD CONSTRAINT {check} CHECK (embedding_model <> {sql_literal(model)}"
+            f" OR (embedding::{index_type}({dim})) IS NOT NULL) NOT VALID"
         )

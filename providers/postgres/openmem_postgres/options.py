@@ -62,7 +62,9 @@ class PostgresOptions(EmbedderOptions):
     """A user owning at most this many memories is searched exactly (every one of its rows
     compared, through the B-tree on the user), a larger one through the HNSW index. The
     statement counts (up to this bound) and picks its branch itself, so one generic plan
-    serves every user and searches are not planned one by one."""
+    serves every user and searches are not planned one by one. The same bound decides which
+    rows enter the HNSW graph (migration 2): only a large user's, so a small user's add pays
+    no index insert; ``0`` puts every row in the graph."""
     iterative_scan: Literal["relaxed_order", "strict_order"] = "relaxed_order"
     """pgvector iterative index scans, so a user filter never empties an ANN result."""
     text_search_config: Literal["english", "simple"] = "english"

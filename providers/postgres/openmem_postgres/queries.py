@@ -261,22 +261,30 @@ SELECT {RECORD_COLUMNS} FROM m"""
         """CTEs ending in ``name``: the ``depth`` nearest rows (``columns`` and ``dist``).
 
         A small user (``size``) is answered exactly from its own rows, a large one through the
-        model's HNSW index; the branch not taken is cut by a one-time filter before it reads
-        anything. The choice is made in the statement, so its plan is the same for every user
-        and the server can reuse a generic plan instead of planning every search.
+        model's HNSW index for its rows in the graph, plus an exact scan of its rows that are
+        not (``in_ann IS FALSE``: none once the user's first rows have moved into the graph,
+        see migration 2), so the answer never depends on which rows the graph holds. The
+        branches not taken are cut by a one-time filter before they read anything. The choice
+        is made in the statement, so its plan is the same for every user and the server can
+        reuse a generic plan instead of planning every search.
         """
         s = self.schema
         of_model = f"{base} AND embedding_model = {self.model_literal}"
         exact = f"{self.exact_expr} <=> {vector_param}::vector"
         ann = f"{self.vector_expr} <=> {vector_param}{self.query_cast}"
+        large = "NOT (SELECT small FROM size)"
         return [
             f"{name}_exact AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
             f" FROM {s}.memories WHERE {of_model} AND (SELECT small FROM size)"
             f" ORDER BY dist LIMIT {depth})",
             f"{name}_ann AS MATERIALIZED (SELECT {columns}, ({ann}) AS dist"
-            f" FROM {s}.memories WHERE {of_model} AND NOT (SELECT small FROM size)"
+            f" FROM {s}.memories WHERE {of_model} AND in_ann IS NOT FALSE AND {large}"
             f" ORDER BY {ann} LIMIT {depth})",
-            f"{name} AS (SELECT * FROM {name}_exact UNION ALL SELECT * FROM {name}_ann)",
+            f"{name}_rest AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
+            f" FROM {s}.memories WHERE {of_model} AND in_ann IS FALSE AND {large}"
+            f" ORDER BY dist LIMIT {depth})",
+            f"{name} AS (SELECT * FROM {name}_exact UNION ALL SELECT * FROM {name}_ann"
+            f" UNION ALL SELECT * FROM {name}_rest)",
         ]
 
     def search(

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from click.testing import CliRunner
 from openmem_postgres import PostgresProvider
-from openmem_postgres.migrations import MIGRATIONS
+from openmem_postgres.migrations import MIGRATIONS, vector_index_name
 from openmem_postgres.reembed import reembed, reembed_stored
 from openmem_postgres.runner import Connection
 
@@ -38,6 +38,66 @@ async def test_providers_opening_at_once_apply_each_migration_once(
         assert indexes == 1
     finally:
         await asyncio.gather(*(p.close() for p in providers))
+
+
+async def test_a_store_from_before_migration_2_keeps_its_rows_in_the_vector_index(
+    postgres_database_url: str, pg_namespace: str
+) -> None:
+    """Rows written before migration 2 stay in the graph; the earlier index is replaced."""
+    embedder = PostgresProvider(embedder="hashing", url=postgres_database_url).options
+    model = embedder.build_embedder()
+    earlier = vector_index_name(model.model, model.dim, "vector", large_users_only=False)
+    conn = await asyncpg.connect(postgres_database_url, timeout=30)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector; CREATE SCHEMA openmem")
+        await conn.execute(MIGRATIONS[0].sql.format(schema="openmem", ts_config="english"))
+        await conn.execute(
+            "CREATE TABLE openmem.migrations (version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now());"
+            f"INSERT INTO openmem.migrations (version, name) VALUES (1, '{MIGRATIONS[0].name}');"
+            f"CREATE INDEX {earlier} ON openmem.memories USING hnsw"
+            f" ((embedding::vector({model.dim})) vector_cosine_ops)"
+            f" WHERE embedding_model = '{model.model}'"
+        )
+        (vector,) = await model.embed(["written by version 1 about tulips"])
+        await conn.execute(
+            "INSERT INTO openmem.memories (namespace, id, user_id, content, embedding,"
+            " embedding_model) VALUES ($1, 'mem_old', 'alice', $2, $3::vector, $4)",
+            pg_namespace,
+            "written by version 1 about tulips",
+            str(vector),
+            model.model,
+        )
+    finally:
+        await conn.close()
+
+    # Bound 0: every user is large, so searches read the graph (and the rest exactly).
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_database_url, exact_search_max_rows=0
+    )
+    await provider.open()
+    try:
+        caller = Caller(pg_namespace, "alice")
+        await provider.add(caller, MemoryInput(content="written now about roses", user_id="alice"))
+        hits = await provider.search(caller, SearchQuery(query="tulips", mode="semantic"))
+        assert [h.memory.id for h in hits][:1] == ["mem_old"]
+        conn = await asyncpg.connect(postgres_database_url, timeout=30)
+        try:
+            in_graph = await conn.fetch(
+                "SELECT id, in_ann FROM openmem.memories ORDER BY created_at"
+            )
+            indexes = await conn.fetch(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'openmem'"
+                " AND indexname LIKE 'memories_hnsw_%'"
+            )
+        finally:
+            await conn.close()
+        assert [r["in_ann"] for r in in_graph] == [None, True]
+        assert len(indexes) == 1
+        assert indexes[0]["indexname"] != earlier
+        assert "in_ann IS NOT FALSE" in indexes[0]["indexdef"]
+    finally:
+        await provider.close()
 
 
 async def test_a_custom_schema_keeps_its_own_tables(

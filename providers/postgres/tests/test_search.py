@@ -202,21 +202,32 @@ async def ann_provider(postgres_url: str) -> AsyncIterator[PostgresProvider]:
 async def test_a_small_user_is_searched_exactly_and_a_large_one_through_the_index(
     provider: PostgresProvider, ann_provider: PostgresProvider, caller: Caller
 ) -> None:
-    """Both branches of the search statement rank the same memories the same way."""
+    """Every branch of the search statement ranks the same memories the same way.
+
+    ``provider`` (bound 1,000) writes rows outside the HNSW graph; ``ann_provider`` (bound 5)
+    then sees a large user whose rows are not in the graph yet (the exact ``rest`` branch),
+    and its next add moves them all in (the ``ann`` branch).
+    """
     await provider.add_many(
         caller, [item(f"note {i} about {'gardens' if i % 3 else 'boats'} {i}") for i in range(12)]
     )
-    for mode in ("semantic", "hybrid"):
-        query = SearchQuery(query="gardens note", mode=mode, limit=8)
-        exact = await provider.search(caller, query)  # 12 memories <= 1,000: exact
-        ann = await ann_provider.search(caller, query)  # 12 > 5: through HNSW
-        assert [h.memory.id for h in exact] == [h.memory.id for h in ann], mode
-        assert [h.score for h in exact] == pytest.approx([h.score for h in ann], abs=1e-6)
 
-    for prov, used, unused in ((provider, "exact", "ann"), (ann_provider, "ann", "exact")):
+    async def same_ranking() -> None:
+        for mode in ("semantic", "hybrid"):
+            query = SearchQuery(query="gardens note", mode=mode, limit=8)
+            exact = await provider.search(caller, query)  # <= 1,000 memories: exact
+            large = await ann_provider.search(caller, query)  # > 5: a large user
+            assert [h.score for h in exact] == pytest.approx([h.score for h in large], abs=1e-6)
+            # Memories tied with the last hit may be cut either way; the rest must agree.
+            cut = exact[-1].score + 1e-6
+            assert [h.memory.id for h in exact if h.score > cut] == [
+                h.memory.id for h in large if h.score > cut
+            ], mode
+
+    async def branches(prov: PostgresProvider) -> set[str]:
         sql, args = await _captured_search(prov, caller, "gardens")
 
-        async def plan(conn: Connection, sql: str = sql, args: tuple[Any, ...] = args) -> None:
+        async def plan(conn: Connection) -> None:
             async with conn.transaction():
                 text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
                 raise _RolledBack(str(text))
@@ -224,8 +235,33 @@ async def test_a_small_user_is_searched_exactly_and_a_large_one_through_the_inde
         with pytest.raises(_RolledBack) as done:
             await prov.runner.run(plan)
         nodes = _ctes_run(json.loads(done.value.args[0]))
-        assert nodes[f"cand_{used}"], nodes
-        assert not nodes[f"cand_{unused}"], nodes
+        return {name for name in ("exact", "ann", "rest") if nodes[f"cand_{name}"]}
+
+    await same_ranking()
+    assert await branches(provider) == {"exact"}
+    assert await branches(ann_provider) == {"rest"}
+    assert await _in_graph(provider, caller) == [False] * 12
+
+    await ann_provider.add(caller, item("note 12 about gardens 12"))
+    assert await _in_graph(provider, caller) == [True] * 13
+    await same_ranking()
+    assert await branches(provider) == {"exact"}
+    assert await branches(ann_provider) == {"ann"}
+
+
+async def _in_graph(prov: PostgresProvider, caller: Caller) -> list[bool]:
+    """``in_ann`` of the caller's rows, oldest first."""
+
+    async def read(conn: Connection) -> list[bool]:
+        rows = await conn.fetch(
+            "SELECT in_ann FROM openmem.memories WHERE namespace = $1 AND user_id = $2"
+            " ORDER BY created_at, id",
+            caller.namespace,
+            caller.user_id,
+        )
+        return [r["in_ann"] for r in rows]
+
+    return await prov.runner.run(read)
 
 
 class _RolledBack(Exception):
