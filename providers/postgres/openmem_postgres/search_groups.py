@@ -74,7 +74,8 @@ def group_statement(sql: Statements, *, audited: bool) -> str:
 
     Each result row is ``RECORD_COLUMNS, score, ord, small``: ``ord`` the search's place in
     the group (from 1), ``small`` false for a user answered by nobody here (too many
-    memories for the exact scan), and the record columns NULL for a search without hits.
+    memories for the exact scan, or its newest row in the HNSW graph), and the record
+    columns NULL for a search without hits.
     """
     s = sql.schema
     bound = sql.exact_search_max_rows
@@ -100,9 +101,12 @@ WITH input AS (
         audit_id, action, scope, app, request_id, ord)
 ), sized AS MATERIALIZED (
     SELECT i.*,
-        (SELECT count(*) <= {bound} FROM (SELECT 1 FROM {s}.memories m
+        CASE WHEN (SELECT m.in_ann FROM {s}.memories m
+            WHERE m.namespace = i.namespace AND m.user_id = i.user_id
+            ORDER BY m.created_at DESC, m.id DESC LIMIT 1) IS TRUE THEN false
+        ELSE (SELECT count(*) <= {bound} FROM (SELECT 1 FROM {s}.memories m
             WHERE m.namespace = i.namespace AND m.user_id = i.user_id LIMIT {bound + 1}) n)
-            AS small,
+        END AS small,
         ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)) AS tag_list
     FROM input i
 ), hits AS MATERIALIZED (
