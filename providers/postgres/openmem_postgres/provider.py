@@ -113,7 +113,6 @@ class PostgresProvider(Provider[PostgresOptions]):
             index_type=opts.vector_index,
             ts_config=opts.text_search_config,
             durable_read_audit=opts.durable_read_audit,
-            exact_search_max_rows=opts.exact_search_max_rows,
         )
         return OpenStore(
             options=opts,

@@ -49,10 +49,8 @@ class Statements:
         index_type: str,
         ts_config: str,
         durable_read_audit: bool = False,
-        exact_search_max_rows: int = 1000,
     ) -> None:
         self.schema = schema
-        self.exact_search_max_rows = exact_search_max_rows
         # The audit row of a read commits without waiting for the WAL flush (set_config
         # with is_local = true lasts only for this statement's transaction): a read must
         # not cost an fsync. Writes, and their audit rows, stay fully durable.
@@ -244,22 +242,19 @@ SELECT {RECORD_COLUMNS} FROM m"""
         )
 
     def user_size_cte(self) -> str:
-        """``size``: whether the caller owns at most ``exact_search_max_rows`` memories.
+        """``size``: whether the caller is small (searched exactly, not through the graph).
 
-        A user whose newest row is in the HNSW graph is large (rows enter the graph only
-        once their user is, migration 2): one index probe. Otherwise the rows are counted
-        through the B-tree and the count stopped one past the bound, so it costs at most that
-        many index entries (and nothing like that for the usual small user). Either answer
-        gives the same hits; only the speed depends on it (``nearest_ctes``).
+        Rows enter the HNSW graph only once their user owns more than
+        ``exact_search_max_rows`` memories (migration 2), so the newest row tells: outside
+        the graph, the user is small; in it (or from before migration 2, ``in_ann`` NULL),
+        large. One index probe, where counting the user's rows read each of them. The answer
+        only chooses the way, never the hits (``nearest_ctes``): a user left small by a race
+        at its crossing, or by a larger bound in the writing process, is scanned exactly.
         """
-        bound = self.exact_search_max_rows
-        s = self.schema
         return (
-            "size AS MATERIALIZED (SELECT CASE WHEN (SELECT in_ann FROM"
-            f" {s}.memories WHERE namespace = $1 AND user_id = $2"
-            " ORDER BY created_at DESC, id DESC LIMIT 1) IS TRUE THEN false"
-            f" ELSE (SELECT count(*) <= {bound} FROM (SELECT 1 FROM {s}.memories"
-            f" WHERE namespace = $1 AND user_id = $2 LIMIT {bound + 1}) n) END AS small)"
+            "size AS MATERIALIZED (SELECT coalesce((SELECT in_ann IS FALSE FROM"
+            f" {self.schema}.memories WHERE namespace = $1 AND user_id = $2"
+            " ORDER BY created_at DESC, id DESC LIMIT 1), true) AS small)"
         )
 
     def nearest_ctes(

@@ -78,7 +78,6 @@ def group_statement(sql: Statements, *, audited: bool) -> str:
     columns NULL for a search without hits.
     """
     s = sql.schema
-    bound = sql.exact_search_max_rows
     m_cols = ", ".join(f"m.{c}" for c in _COLUMNS)
     h_cols = ", ".join(f"h.{c}" for c in _COLUMNS)
     audit = ""
@@ -101,12 +100,9 @@ WITH input AS (
         audit_id, action, scope, app, request_id, ord)
 ), sized AS MATERIALIZED (
     SELECT i.*,
-        CASE WHEN (SELECT m.in_ann FROM {s}.memories m
+        coalesce((SELECT m.in_ann IS FALSE FROM {s}.memories m
             WHERE m.namespace = i.namespace AND m.user_id = i.user_id
-            ORDER BY m.created_at DESC, m.id DESC LIMIT 1) IS TRUE THEN false
-        ELSE (SELECT count(*) <= {bound} FROM (SELECT 1 FROM {s}.memories m
-            WHERE m.namespace = i.namespace AND m.user_id = i.user_id LIMIT {bound + 1}) n)
-        END AS small,
+            ORDER BY m.created_at DESC, m.id DESC LIMIT 1), true) AS small,
         ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)) AS tag_list
     FROM input i
 ), hits AS MATERIALIZED (

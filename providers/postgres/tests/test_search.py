@@ -204,26 +204,15 @@ async def test_a_small_user_is_searched_exactly_and_a_large_one_through_the_inde
 ) -> None:
     """Every branch of the search statement ranks the same memories the same way.
 
-    ``provider`` (bound 1,000) writes rows outside the HNSW graph; ``ann_provider`` (bound 5)
-    then sees a large user whose rows are not in the graph yet (the exact ``rest`` branch),
-    and its next add moves them all in: from then on the user's newest row is in the graph,
-    and every provider reads the graph (the ``ann`` branch) and ranks as an exact scan does.
+    ``provider`` (bound 1,000) writes rows outside the HNSW graph: the user is small for
+    every provider (the ``exact`` branch). ``ann_provider`` (bound 5) then adds one and
+    moves them all in: from then on the user's newest row is in the graph, and every
+    provider reads the graph (``ann``). Rows a race left outside are read exactly
+    (``rest``) beside the graph, and rank as before.
     """
     await provider.add_many(
         caller, [item(f"note {i} about {'gardens' if i % 3 else 'boats'} {i}") for i in range(12)]
     )
-
-    async def same_ranking() -> None:
-        for mode in ("semantic", "hybrid"):
-            query = SearchQuery(query="gardens note", mode=mode, limit=8)
-            exact = await provider.search(caller, query)  # <= 1,000 memories: exact
-            large = await ann_provider.search(caller, query)  # > 5: a large user
-            assert [h.score for h in exact] == pytest.approx([h.score for h in large], abs=1e-6)
-            # Memories tied with the last hit may be cut either way; the rest must agree.
-            cut = exact[-1].score + 1e-6
-            assert [h.memory.id for h in exact if h.score > cut] == [
-                h.memory.id for h in large if h.score > cut
-            ], mode
 
     async def branches(prov: PostgresProvider) -> set[str]:
         sql, args = await _captured_search(prov, caller, "gardens")
@@ -238,30 +227,57 @@ async def test_a_small_user_is_searched_exactly_and_a_large_one_through_the_inde
         nodes = _ctes_run(json.loads(done.value.args[0]))
         return {name for name in ("exact", "ann", "rest") if nodes[f"cand_{name}"]}
 
-    await same_ranking()
-    assert await branches(provider) == {"exact"}
-    assert await branches(ann_provider) == {"rest"}
-    assert await _in_graph(provider, caller) == [False] * 12
-
-    await ann_provider.add(caller, item("note 12 about gardens 12"))
-    assert await _in_graph(provider, caller) == [True] * 13
-    # The newest row is in the graph: a large user for every provider, whatever its bound.
-    assert await branches(provider) == {"ann"}
-    assert await branches(ann_provider) == {"ann"}
-    hits = await ann_provider.search(caller, SearchQuery(query="gardens note", mode="semantic"))
-    (vector,) = await ann_provider.store.embed(["gardens note"])
-
     async def exact_scores(conn: Connection) -> list[float]:
+        (vector,) = await provider.store.embed(["gardens note"])
         rows = await conn.fetch(
             "SELECT 1 - (embedding <=> $3) AS score FROM openmem.memories"
-            " WHERE namespace = $1 AND user_id = $2 ORDER BY score DESC LIMIT 10",
+            " WHERE namespace = $1 AND user_id = $2 ORDER BY score DESC LIMIT 8",
             caller.namespace,
             caller.user_id,
             vector,
         )
         return [r["score"] for r in rows]
 
-    assert [h.score for h in hits] == pytest.approx(await provider.runner.run(exact_scores))
+    async def rankings() -> dict[str, list[tuple[str, float]]]:
+        found: dict[str, list[tuple[str, float]]] = {}
+        for mode in ("semantic", "hybrid"):
+            query = SearchQuery(query="gardens note", mode=mode, limit=8)
+            hits = await ann_provider.search(caller, query)
+            found[mode] = [(h.memory.id, h.score) for h in hits]
+        semantic = [score for _, score in found["semantic"]]
+        assert semantic == pytest.approx(await provider.runner.run(exact_scores), abs=1e-6)
+        return found
+
+    def same(one: list[tuple[str, float]], other: list[tuple[str, float]]) -> None:
+        assert [s for _, s in one] == pytest.approx([s for _, s in other], abs=1e-6)
+        # Memories tied with the last hit may be cut either way; the rest must agree.
+        cut = one[-1][1] + 1e-6
+        assert [i for i, s in one if s > cut] == [i for i, s in other if s > cut]
+
+    assert await _in_graph(provider, caller) == [False] * 12
+    assert await branches(provider) == {"exact"}
+    assert await branches(ann_provider) == {"exact"}
+    await rankings()
+
+    await ann_provider.add(caller, item("note 12 about gardens 12"))
+    assert await _in_graph(provider, caller) == [True] * 13
+    assert await branches(provider) == {"ann"}
+    assert await branches(ann_provider) == {"ann"}
+    through_graph = await rankings()
+
+    async def leave_out(conn: Connection) -> None:
+        await conn.execute(
+            "UPDATE openmem.memories SET in_ann = false WHERE namespace = $1 AND user_id = $2"
+            " AND content IN ('note 1 about gardens 1', 'note 2 about gardens 2')",
+            caller.namespace,
+            caller.user_id,
+        )
+
+    await provider.runner.run(leave_out)
+    assert await branches(ann_provider) == {"ann", "rest"}
+    beside_graph = await rankings()
+    for mode in ("semantic", "hybrid"):
+        same(beside_graph[mode], through_graph[mode])
 
 
 @pytest.mark.parametrize("analyzed", [False, True])
@@ -276,14 +292,15 @@ async def test_a_large_users_search_walks_the_graph_whatever_the_statistics(
     big = Caller(pg_namespace, "big")
     for batch in range(BATCHES):
         await ann_provider.add_many(
-            big, [item(f"big note {batch} {i} about gardens") for i in range(100)]
+            big, [item(f"big note {batch} {i} about kites") for i in range(100)]
         )
     for other in range(5):
         small = Caller(pg_namespace, f"small-{other}")
         await ann_provider.add_many(small, [item(f"small note {i}") for i in range(4)])
     if analyzed:
         await ann_provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
-    sql, args = await _captured_search(ann_provider, big, "gardens")
+    # Not about gardens: the graph is shared, and other tests look for gardens in it.
+    sql, args = await _captured_search(ann_provider, big, "kites")
 
     async def plan(conn: Connection) -> None:
         async with conn.transaction():
