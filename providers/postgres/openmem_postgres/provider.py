@@ -106,6 +106,7 @@ class PostgresProvider(Provider[PostgresOptions]):
             acquire_timeout=opts.acquire_timeout,
             release_timeout=opts.release_timeout,
         )
+        adds_in_flight, searches_in_flight = opts.statements_in_flight(url)
         statements = Statements(
             schema=opts.db_schema,
             model=embedder.model,
@@ -119,12 +120,9 @@ class PostgresProvider(Provider[PostgresOptions]):
             runner=runner,
             statements=statements,
             embedder=embedder,
-            add_groups=writes.add_groups(runner, statements, opts),
+            add_groups=writes.add_groups(runner, statements, opts, in_flight=adds_in_flight),
             search_groups=search_groups(
-                runner,
-                statements,
-                audited=opts.audit_reads,
-                limit=opts.search_statements_in_flight,
+                runner, statements, audited=opts.audit_reads, limit=searches_in_flight
             ),
             foreign_models=connected.foreign_models,
         )

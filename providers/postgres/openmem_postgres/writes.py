@@ -52,7 +52,9 @@ async def add(store: OpenStore, caller: Caller, item: MemoryInput) -> MemoryReco
     return existing
 
 
-def add_groups(runner: PooledRunner, sql: Statements, options: PostgresOptions) -> AddGroups:
+def add_groups(
+    runner: PooledRunner, sql: Statements, options: PostgresOptions, *, in_flight: int
+) -> AddGroups:
     """Group commit of concurrent adds over ``sql.add`` (one) and ``sql.add_group`` (many)."""
 
     async def write_one(args: AddArgs) -> asyncpg.Record | None:
@@ -91,7 +93,7 @@ def add_groups(runner: PooledRunner, sql: Statements, options: PostgresOptions) 
         return [by_id.get(memory_id) for memory_id in ids]
 
     return AddGroups(
-        limit=options.add_statements_in_flight,
+        limit=in_flight,
         max_rows=options.max_batch_size,
         write_one=write_one,
         write_group=write_group,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from openmem_postgres import PostgresProvider
+from openmem_postgres.options import PostgresOptions
 from openmem_postgres.runner import Connection
 
 from openmem.errors import InvalidRequestError, ProviderUnavailableError
@@ -142,8 +143,29 @@ async def test_a_group_lost_with_the_database_is_every_adds_error_and_never_retr
     outcomes = await asyncio.gather(
         *(provider.add(caller, item) for item in items), return_exceptions=True
     )
-    limit = provider.options.add_statements_in_flight
+    limit = provider.store.add_groups.limit
     grouped = [o for o in outcomes if isinstance(o, ProviderUnavailableError)]
     assert len(grouped) >= 12 - 2 * limit
     # Only the adds that found a free slot ran alone; none of the lost group was retried.
     assert len(single_adds) == 12 - len(grouped)
+
+
+@pytest.mark.parametrize(
+    ("url", "cores", "expected"),
+    [
+        ("postgresql://u@localhost:5432/db", 2, (1, 1)),
+        ("postgresql://u@127.0.0.1/db", 8, (4, 4)),
+        ("postgresql://u@[::1]/db", 1, (1, 1)),
+        ("postgresql:///db?host=/tmp/pg", 2, (1, 1)),
+        ("postgresql://u@db.example.com/db", 2, (2, 2)),
+        ("postgresql://u@10.0.0.5/db", 64, (2, 2)),
+        ("postgresql://u@localhost,db.example.com/db", 2, (2, 2)),
+    ],
+)
+def test_statements_in_flight_default_to_the_cores_a_local_database_leaves_the_loop(
+    monkeypatch: pytest.MonkeyPatch, url: str, cores: int, expected: tuple[int, int]
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert PostgresOptions(url=url).statements_in_flight(url) == expected
+    configured = PostgresOptions(url=url, add_statements_in_flight=3, search_statements_in_flight=5)
+    assert configured.statements_in_flight(url) == (3, 5)
