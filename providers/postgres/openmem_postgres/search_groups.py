@@ -87,9 +87,12 @@ def group_statement(sql: Statements, *, audited: bool) -> str:
     INSERT INTO {s}.audit (namespace, id, user_id, action, memory_id, scope, app, request_id,
         details)
     SELECT i.namespace, i.audit_id, i.user_id, i.action, NULL, i.scope, i.app, i.request_id,
-        jsonb_build_object('mode', 'semantic'::text,
-            'results', (SELECT count(*) FROM hits h WHERE h.ord = i.ord))
-    FROM sized i{sql.read_commit} WHERE i.small
+        jsonb_build_object('mode', 'semantic'::text, 'results', coalesce(n.results, 0))
+    -- Counted once for the group: a count per search over all the group's hits was
+    -- quadratic (1.1 of 7 ms of a group of 31).
+    FROM sized i LEFT JOIN (SELECT h.ord, count(*) AS results FROM hits h GROUP BY h.ord) n
+        ON n.ord = i.ord{sql.read_commit}
+    WHERE i.small
 )"""
     return f"""
 WITH input AS (
