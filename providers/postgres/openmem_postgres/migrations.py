@@ -80,9 +80,12 @@ BEGIN
     SELECT count(*) INTO owned FROM (SELECT 1 FROM {{schema}}.memories m
         WHERE m.namespace = NEW.namespace AND m.user_id = NEW.user_id LIMIT bound) n;
     NEW.in_ann := owned >= bound;
-    IF NEW.in_ann THEN
-        -- Concurrent first adds of one user queue here instead of moving rows twice.
-        PERFORM pg_advisory_xact_lock(hashtextextended(NEW.namespace || '/' || NEW.user_id, 7));
+    -- One transaction moves a user's rows; another one crossing at the same moment skips
+    -- the move instead of waiting (two groups crossing two users in opposite orders would
+    -- deadlock). Rows a move leaves out, or one rolled back, are read exactly beside the
+    -- graph: slower, never wrong.
+    IF NEW.in_ann AND pg_try_advisory_xact_lock(
+            hashtextextended(NEW.namespace || '/' || NEW.user_id, 7)) THEN
         UPDATE {{schema}}.memories SET in_ann = true
         WHERE namespace = NEW.namespace AND user_id = NEW.user_id AND in_ann IS FALSE;
     END IF;

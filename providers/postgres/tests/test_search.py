@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -442,3 +443,25 @@ async def test_a_selective_user_filter_still_fills_the_ann_result(
     plan, users = await provider.runner.run(through_hnsw)
     assert "memories_hnsw_" in plan
     assert users == ["needle"] * 10
+
+
+async def test_users_crossing_the_bound_together_lose_no_add(
+    ann_provider: PostgresProvider, pg_namespace: str
+) -> None:
+    """Many users crossing the bound at once, in four concurrent group statements and in
+    mixed orders: every add lands and every row ends in the graph. (Whether an HNSW walk
+    then finds each of them is the index's recall, measured in benchmarks/: with this
+    embedder's near-duplicate vectors pgvector misses one or two of twenty, with or without
+    the move.)"""
+    users = [Caller(pg_namespace, f"crossing-{u}") for u in range(6)]
+    order = [users[(i * 7 + i // 6) % 6] for i in range(120)]
+    outcomes = await asyncio.gather(
+        *(
+            ann_provider.add(c, item(f"crossing note {i} about lanterns"))
+            for i, c in enumerate(order)
+        ),
+        return_exceptions=True,
+    )
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    for caller in users:
+        assert await _in_graph(ann_provider, caller) == [True] * 20
