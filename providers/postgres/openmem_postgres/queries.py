@@ -291,8 +291,16 @@ SELECT {RECORD_COLUMNS} FROM m"""
             f"{name}_rest AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
             f" FROM {s}.memories WHERE {owner} AND {of_model} AND in_ann IS FALSE"
             f" AND {large} ORDER BY dist LIMIT {depth})",
-            f"{name} AS (SELECT * FROM {name}_exact UNION ALL SELECT * FROM {name}_ann"
-            f" UNION ALL SELECT * FROM {name}_rest)",
+            # The graph walk is bounded (hnsw.max_scan_tuples, the scan's memory): among many
+            # near-identical vectors of other users it can end before reaching enough of this
+            # user's. Then, and only then, the user's rows are scanned exactly instead.
+            f"{name}_short AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
+            f" FROM {s}.memories WHERE {owner} AND {of_model} AND {large}"
+            f" AND (SELECT count(*) FROM {name}_ann) + (SELECT count(*) FROM {name}_rest)"
+            f" < {depth} ORDER BY dist LIMIT {depth})",
+            f"{name} AS (SELECT * FROM {name}_exact UNION ALL SELECT * FROM {name}_short"
+            f" UNION ALL SELECT * FROM {name}_ann WHERE NOT EXISTS (SELECT 1 FROM {name}_short)"
+            f" UNION ALL SELECT * FROM {name}_rest WHERE NOT EXISTS (SELECT 1 FROM {name}_short))",
         ]
 
     def search(

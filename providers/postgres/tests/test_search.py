@@ -293,15 +293,16 @@ async def test_a_large_users_search_walks_the_graph_whatever_the_statistics(
     big = Caller(pg_namespace, "big")
     for batch in range(BATCHES):
         await ann_provider.add_many(
-            big, [item(f"big note {batch} {i} about kites") for i in range(100)]
+            big, [item(f"big note {batch} {i} about kites {pg_namespace}") for i in range(100)]
         )
     for other in range(5):
         small = Caller(pg_namespace, f"small-{other}")
         await ann_provider.add_many(small, [item(f"small note {i}") for i in range(4)])
     if analyzed:
         await ann_provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
-    # Not about gardens: the graph is shared, and other tests look for gardens in it.
-    sql, args = await _captured_search(ann_provider, big, "kites")
+    # Not about gardens (the graph is shared, other tests look for gardens in it), and
+    # nearest to this test's own rows, not to the other parameters' near-identical ones.
+    sql, args = await _captured_search(ann_provider, big, f"kites {pg_namespace}")
 
     async def plan(conn: Connection) -> None:
         async with conn.transaction():
@@ -336,6 +337,38 @@ def _cte(plan: Any, name: str) -> dict[str, Any]:
     found = walk(plan[0]["Plan"])
     assert found is not None, name
     return found
+
+
+async def test_a_graph_walk_that_ends_short_is_answered_exactly(
+    ann_provider: PostgresProvider, caller: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A graph walk that yields fewer rows than asked for (here: 30 memories, a limit of
+    100) falls back to the exact scan of the user's rows, so a large user always gets all
+    the hits it has, however short a bounded walk ends."""
+    await ann_provider.add_many(caller, [item(f"short note {i} about wells") for i in range(30)])
+    captured: list[tuple[str, tuple[Any, ...]]] = []
+    original = ann_provider.runner.fetch
+
+    async def capture(sql: str, *args: Any) -> Any:
+        captured.append((sql, args))
+        return await original(sql, *args)
+
+    monkeypatch.setattr(ann_provider.runner, "fetch", capture)
+    hits = await ann_provider.search(caller, SearchQuery(query="wells", mode="semantic", limit=100))
+    assert len(hits) == 30
+    sql, args = captured[-1]
+    again = [f"{a}_again" if str(a).startswith("aud_") else a for a in args]
+
+    async def plan(conn: Connection) -> None:
+        async with conn.transaction():
+            text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *again)
+            raise _RolledBack(str(text))
+
+    with pytest.raises(_RolledBack) as done:
+        await ann_provider.runner.run(plan)
+    ran = {n for n, r in _ctes_run(json.loads(done.value.args[0])).items() if r}
+    assert "cand_short" in ran
+    assert "cand_ann" in ran  # walked first, found fewer than asked
 
 
 async def _in_graph(prov: PostgresProvider, caller: Caller) -> list[bool]:
