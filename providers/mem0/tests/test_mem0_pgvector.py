@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,18 +18,8 @@ from openmem.translation import user_key
 
 
 @pytest.fixture
-async def provider(postgres_url: str, tmp_path: Path) -> AsyncIterator[Mem0Provider]:
-    p = Mem0Provider(
-        embedder="hashing",
-        vector_store="pgvector",
-        url=postgres_url,
-        collection=f"m0_{secrets.token_hex(4)}",
-        data_dir=str(tmp_path),
-        embedder_dim=64,
-    )
-    await asyncio.wait_for(p.open(), 60)
-    yield p
-    await asyncio.wait_for(p.close(), 30)
+def provider(pgvector_provider: Mem0Provider) -> Mem0Provider:
+    return pgvector_provider
 
 
 async def test_concurrent_first_adds_on_a_fresh_collection_all_land(

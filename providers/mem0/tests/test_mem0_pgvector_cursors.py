@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -16,20 +12,12 @@ from openmem_mem0 import Mem0Provider
 from openmem_mem0._pgvector_cursors import install_lean_cursors
 from psycopg import pq, sql
 
+PGVECTOR_DIM = 8
+
 
 @pytest.fixture
-async def provider(postgres_url: str, tmp_path: Path) -> AsyncIterator[Mem0Provider]:
-    p = Mem0Provider(
-        embedder="hashing",
-        vector_store="pgvector",
-        url=postgres_url,
-        collection=f"m0c_{secrets.token_hex(4)}",
-        data_dir=str(tmp_path),
-        embedder_dim=8,
-    )
-    await asyncio.wait_for(p.open(), 60)
-    yield p
-    await asyncio.wait_for(p.close(), 30)
+def provider(pgvector_provider: Mem0Provider) -> Mem0Provider:
+    return pgvector_provider
 
 
 def store_of(provider: Mem0Provider) -> Any:

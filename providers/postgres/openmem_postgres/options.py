@@ -62,10 +62,10 @@ class PostgresOptions(EmbedderOptions):
     exact_search_max_rows: int = Field(default=1000, ge=0, le=1_000_000)
     """A user owning at most this many memories is searched exactly (every one of its rows
     compared, through the B-tree on the user), a larger one through the HNSW index. The
-    statement counts (up to this bound) and picks its branch itself, so one generic plan
-    serves every user and searches are not planned one by one. The same bound decides which
-    rows enter the HNSW graph (migration 2): only a large user's, so a small user's add pays
-    no index insert; ``0`` puts every row in the graph."""
+    bound decides which rows enter the HNSW graph (migration 2): only a large user's, so a
+    small user's add pays no index insert; ``0`` puts every row in the graph. A search tells
+    the two apart from the user's newest row (in the graph: large) and picks its branch
+    itself, so one generic plan serves every user and searches are not planned one by one."""
     iterative_scan: Literal["relaxed_order", "strict_order"] = "relaxed_order"
     """pgvector iterative index scans, so a user filter never empties an ANN result."""
     text_search_config: Literal["english", "simple"] = "english"

@@ -10,8 +10,8 @@ exact scan of the caller's own rows as the single statement (namespace and user 
 that search's own input row, so one statement never mixes users' rows), and the audit rows
 of all of them, in one transaction.
 
-Only the exact branch is grouped: a user above ``exact_search_max_rows`` memories (whose
-search goes through the HNSW index, a plan a lateral join cannot be steered to) comes back
+Only the exact branch is grouped: a large user (its newest row in the HNSW graph, see
+migration 2; its search walks the graph, a plan a lateral join cannot be steered to) comes back
 flagged and is answered by its own single statement, with its own audit row. Searches with
 metadata filters, and keyword and hybrid searches, always run alone.
 """

@@ -12,7 +12,7 @@ import pytest
 from openmem_postgres import PostgresProvider
 from openmem_postgres.runner import Connection
 
-from openmem.models import ContextQuery, MemoryInput, SearchMode, SearchQuery
+from openmem.models import ContextQuery, MemoryInput, SearchHit, SearchMode, SearchQuery
 from openmem.provider import Caller
 from openmem.scopes import scope_matches, scope_regex
 
@@ -340,23 +340,16 @@ def _cte(plan: Any, name: str) -> dict[str, Any]:
 
 
 async def test_a_graph_walk_that_ends_short_is_answered_exactly(
-    ann_provider: PostgresProvider, caller: Caller, monkeypatch: pytest.MonkeyPatch
+    ann_provider: PostgresProvider, caller: Caller
 ) -> None:
     """A graph walk that yields fewer rows than asked for (here: 30 memories, a limit of
     100) falls back to the exact scan of the user's rows, so a large user always gets all
     the hits it has, however short a bounded walk ends."""
     await ann_provider.add_many(caller, [item(f"short note {i} about wells") for i in range(30)])
-    captured: list[tuple[str, tuple[Any, ...]]] = []
-    original = ann_provider.runner.fetch
-
-    async def capture(sql: str, *args: Any) -> Any:
-        captured.append((sql, args))
-        return await original(sql, *args)
-
-    monkeypatch.setattr(ann_provider.runner, "fetch", capture)
-    hits = await ann_provider.search(caller, SearchQuery(query="wells", mode="semantic", limit=100))
+    hits, sql, args = await _search_capturing(
+        ann_provider, caller, SearchQuery(query="wells", mode="semantic", limit=100)
+    )
     assert len(hits) == 30
-    sql, args = captured[-1]
     again = [f"{a}_again" if str(a).startswith("aud_") else a for a in args]
 
     async def plan(conn: Connection) -> None:
@@ -390,9 +383,10 @@ class _RolledBack(Exception):
     """Carries an EXPLAIN ANALYZE out of a transaction that must not commit its audit row."""
 
 
-async def _captured_search(
-    prov: PostgresProvider, caller: Caller, text: str
-) -> tuple[str, tuple[Any, ...]]:
+async def _search_capturing(
+    prov: PostgresProvider, caller: Caller, query: SearchQuery
+) -> tuple[list[SearchHit], str, tuple[Any, ...]]:
+    """The hits of ``query`` and the statement and arguments that answered it."""
     captured: list[tuple[str, tuple[Any, ...]]] = []
     original = prov.runner.fetch
 
@@ -402,10 +396,19 @@ async def _captured_search(
 
     prov.runner.fetch = capture  # type: ignore[method-assign]
     try:
-        await prov.search(caller, SearchQuery(query=text, mode="semantic", limit=5))
+        hits = await prov.search(caller, query)
     finally:
         del prov.runner.fetch
     sql, args = captured[-1]
+    return hits, sql, args
+
+
+async def _captured_search(
+    prov: PostgresProvider, caller: Caller, text: str
+) -> tuple[str, tuple[Any, ...]]:
+    _, sql, args = await _search_capturing(
+        prov, caller, SearchQuery(query=text, mode="semantic", limit=5)
+    )
     # A fresh audit id: the captured one is taken by the search that was just made.
     return sql, tuple(
         f"aud_plan_{i}" if str(a).startswith("aud_") else a for i, a in enumerate(args)
@@ -428,7 +431,7 @@ def _ctes_run(plan: Any) -> dict[str, bool]:
 
 
 async def test_a_selective_user_filter_still_fills_the_ann_result(
-    ann_provider: PostgresProvider, pg_namespace: str, monkeypatch: pytest.MonkeyPatch
+    ann_provider: PostgresProvider, pg_namespace: str
 ) -> None:
     """With iterative index scans, a user owning 0.5% of the rows still gets ``limit`` hits."""
     provider = ann_provider  # the needle's 10 memories are past its exact-search bound
@@ -450,20 +453,13 @@ async def test_a_selective_user_filter_still_fills_the_ann_result(
         ],
     )
 
-    captured: list[tuple[str, tuple[Any, ...]]] = []
-    original = provider.runner.fetch
-
-    async def capture(sql: str, *args: Any) -> Any:
-        captured.append((sql, args))
-        return await original(sql, *args)
-
-    monkeypatch.setattr(provider.runner, "fetch", capture)
-    hits = await provider.search(me, SearchQuery(query="gardens", mode="semantic", limit=10))
+    hits, sql, args = await _search_capturing(
+        provider, me, SearchQuery(query="gardens", mode="semantic", limit=10)
+    )
     assert len(hits) == 10
     assert {h.memory.user_id for h in hits} == {"needle"}
     # The planner may still read the index branch of a user this small through the B-tree
     # (and sort); force the HNSW index to prove that the iterative scan fills the result.
-    sql, args = captured[-1]
     fresh = tuple(f"aud_forced_{i}" if str(a).startswith("aud_") else a for i, a in enumerate(args))
 
     async def through_hnsw(conn: Connection) -> tuple[str, list[str]]:
