@@ -364,6 +364,53 @@ async def test_a_graph_walk_that_ends_short_is_answered_exactly(
     assert "cand_ann" in ran  # walked first, found fewer than asked
 
 
+async def test_the_newest_rows_count_decides_and_older_rows_are_counted_once(
+    provider: PostgresProvider, ann_provider: PostgresProvider, caller: Caller
+) -> None:
+    """Each row carries its user's row count (migration 4): an add reads the newest row's
+    and adds one, instead of counting the user's rows. A user whose newest row has none
+    (written before migration 4) is counted once."""
+    await provider.add_many(caller, [item(f"counted note {i}") for i in range(3)])
+    assert await _user_rows(provider, caller) == [(1, False), (2, False), (3, False)]
+
+    async def set_user_rows(value: int | None) -> None:
+        async def write(conn: Connection) -> None:
+            await conn.execute(
+                "UPDATE openmem.memories SET user_rows = $3 WHERE namespace = $1"
+                " AND user_id = $2",
+                caller.namespace,
+                caller.user_id,
+                value,
+            )
+
+        await provider.runner.run(write)
+
+    await set_user_rows(None)  # as if written before migration 4
+    await provider.add(caller, item("counted note 3"))
+    assert [n for n, _ in await _user_rows(provider, caller)] == [None, None, None, 4]
+
+    # The newest row says 5: with a bound of 5 the next add makes the user large, though it
+    # holds 4 rows (a count would keep it small): the number, not a count, decides.
+    await set_user_rows(5)
+    await ann_provider.add(caller, item("counted note 4"))
+    assert await _user_rows(provider, caller) == [(5, True)] * 4 + [(6, True)]
+
+
+async def _user_rows(prov: PostgresProvider, caller: Caller) -> list[tuple[int | None, bool]]:
+    """``(user_rows, in_ann)`` of the caller's rows, oldest first."""
+
+    async def read(conn: Connection) -> list[tuple[int | None, bool]]:
+        rows = await conn.fetch(
+            "SELECT user_rows, in_ann FROM openmem.memories WHERE namespace = $1"
+            " AND user_id = $2 ORDER BY created_at, id",
+            caller.namespace,
+            caller.user_id,
+        )
+        return [(r["user_rows"], r["in_ann"]) for r in rows]
+
+    return await prov.runner.run(read)
+
+
 async def _in_graph(prov: PostgresProvider, caller: Caller) -> list[bool]:
     """``in_ann`` of the caller's rows, oldest first."""
 
