@@ -116,8 +116,11 @@ WITH input AS (
             AND s.supersedes <> '{{}}'
     ) sup
     CROSS JOIN LATERAL (
-        SELECT c.*, greatest(0.0, least(1.0, 1.0 - c.dist))::float8 AS score FROM (
-            SELECT {m_cols}, ({sql.exact_expr} <=> i.q) AS dist FROM {s}.memories m
+        -- The nearest rows by their place in the table only, then the chosen few read
+        -- whole: sorting whole rows was a quarter of the scan's time.
+        SELECT {m_cols}, c.dist, greatest(0.0, least(1.0, 1.0 - c.dist))::float8 AS score
+        FROM (
+            SELECT m.ctid AS tid, ({sql.exact_expr} <=> i.q) AS dist FROM {s}.memories m
             WHERE i.small AND m.namespace = i.namespace AND m.user_id = i.user_id
                 AND m.embedding_model = {sql.model_literal}
                 AND (i.scope_re IS NULL OR m.scope ~ i.scope_re)
@@ -125,7 +128,7 @@ WITH input AS (
                 AND (NOT i.active_only OR ((m.valid_from IS NULL OR m.valid_from <= now())
                     AND (m.valid_to IS NULL OR m.valid_to > now()) AND m.id <> ALL (sup.ids)))
             ORDER BY dist LIMIT i.lim
-        ) c
+        ) c JOIN {s}.memories m ON m.ctid = c.tid
         WHERE greatest(0.0, least(1.0, 1.0 - c.dist)) >= i.min_score
     ) h
 ){audit}
