@@ -105,6 +105,7 @@ class PostgresProvider(Provider[PostgresOptions]):
             connected.pool,
             acquire_timeout=opts.acquire_timeout,
             release_timeout=opts.release_timeout,
+            cancel_grace=opts.cancel_grace,
         )
         adds_in_flight, searches_in_flight = opts.statements_in_flight(url)
         statements = Statements(

@@ -1,13 +1,20 @@
 """Running statements on pooled connections so that cancellation never makes the caller wait.
 
-``PooledRunner.run(op)`` acquires a connection and awaits ``op(conn)``. When ``op`` is
-cancelled or fails, the release is handed to a background task owned by the runner, so the
-caller never waits for cleanup. On cancellation asyncpg has
-already sent the server a CancelRequest (on a new connection) and raised ``CancelledError``
-at once; the release task then waits for the server's acknowledgement, rolls back any open
-transaction and returns the connection to the pool, or terminates it if that fails within
-``release_timeout``. The caller sees ``CancelledError`` after one loop iteration instead of
-after a round trip. ``aclose()`` waits (bounded) for the pending releases.
+``PooledRunner.run(op)`` acquires a connection and runs ``op(conn)`` in a task of its own,
+which the caller awaits. When the caller is cancelled, it sees ``CancelledError`` at once
+(after one loop iteration), and the statement is left to finish for up to ``cancel_grace``
+seconds, its result discarded; one still running then is cancelled on the server (asyncpg
+sends a CancelRequest on a new connection). A background task owned by the runner then rolls
+back any open transaction and returns the connection to the pool, or terminates it if that
+fails within ``release_timeout``. ``aclose()`` waits (bounded) for the pending releases.
+
+Why a grace: a CancelRequest is a connection of its own, for which the server forks a
+process; on two cores that fork and the cancelled backend competed with the event loop just
+when the caller was to be woken (cancel p99 1.8 ms at an OS wake-up lag of 2.5 ms, in
+benchmarks/postgres_cancel.py). Most statements end within a few milliseconds, so they now
+end on their own and no cancel connection is made: cancel p99 0.27-0.32 ms in the same run
+(benchmarks/results/profile.md). A write so left to finish lands whole, with its audit
+row, as any cancelled write may; a retry with the same idempotency key returns it.
 
 A call that succeeds with no transaction open hands its connection straight to the next
 call (``handoff.ConnectionHandoff``) instead of releasing it through the pool; every other
@@ -49,11 +56,17 @@ class PooledRunner:
     """Pool access with background release; see the module docstring."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, acquire_timeout: float, release_timeout: float
+        self,
+        pool: asyncpg.Pool,
+        *,
+        acquire_timeout: float,
+        release_timeout: float,
+        cancel_grace: float = 0.05,
     ) -> None:
         self.pool = pool
         self._acquire_timeout = acquire_timeout
         self._release_timeout = release_timeout
+        self._cancel_grace = cancel_grace
         self._releases: set[asyncio.Task[None]] = set()
         self._handoff = ConnectionHandoff(pool, acquire_timeout=acquire_timeout)
 
@@ -66,8 +79,16 @@ class PooledRunner:
         """``op`` on a pooled connection, with driver errors mapped to openmem errors."""
         with map_driver_errors():
             conn = await self._acquire()
+            work = asyncio.ensure_future(op(conn))
             try:
-                result = await op(conn)
+                # Shielded: cancelling the caller does not cancel the statement (see above).
+                result = await asyncio.shield(work)
+            except asyncio.CancelledError:
+                if not work.done():
+                    self._finish_later(work, conn)
+                    raise
+                self._release_later(conn)
+                raise
             except BaseException as exc:
                 if _failed_client_side(exc):
                     # The driver gave up mid-protocol (an argument it could not encode, a
@@ -128,6 +149,22 @@ class PooledRunner:
             return await conn.fetchval(sql, *args)
 
         return await self.run(op)
+
+    def _finish_later(self, work: asyncio.Future[Any], conn: Connection) -> None:
+        """Give the statement of a cancelled call ``cancel_grace`` to end, then release."""
+        task = asyncio.get_running_loop().create_task(self._finish(work, conn))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _finish(self, work: asyncio.Future[Any], conn: Connection) -> None:
+        _ended, running = await asyncio.wait({work}, timeout=self._cancel_grace)
+        if running:
+            work.cancel()  # asyncpg asks the server to cancel the statement
+            await asyncio.wait({work})
+        failure = None if work.cancelled() else work.exception()
+        if failure is not None and _failed_client_side(failure):
+            conn.terminate()  # as in ``run``: never prove a confused connection clean
+        await self._release(conn)
 
     def _release_later(self, conn: Connection) -> None:
         task = asyncio.get_running_loop().create_task(self._release(conn))

@@ -117,6 +117,39 @@ async def test_the_server_side_statement_is_cancelled(provider: PostgresProvider
     await settle(provider)
 
 
+@pytest.mark.parametrize("grace", [1.0, 0.0])
+async def test_a_short_statement_ends_within_the_grace_and_a_long_one_is_cancelled(
+    postgres_url: str, grace: float
+) -> None:
+    """The caller is cancelled 5 ms into a 50 ms statement: it sees ``CancelledError`` at
+    once either way; with a grace longer than the statement, the statement ends on its own
+    (its row lands); with none, it is cancelled on the server (no row)."""
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_url, ingest_workers=0, cancel_grace=grace
+    )
+    await provider.open()
+    table = f"cancel_probe_{random.randrange(10**9)}"
+    try:
+        await provider.runner.run(lambda conn: conn.execute(f"CREATE TABLE {table} (n int)"))
+
+        async def insert() -> None:
+            await provider.runner.run(
+                lambda conn: conn.execute(f"INSERT INTO {table} SELECT 1 FROM pg_sleep(0.05)")
+            )
+
+        latency = await cancel_latency_ms(insert, 0.005)
+        assert latency is not None
+        assert latency < NEVER_MS
+        await settle(provider)
+        landed = await provider.runner.run(
+            lambda conn: conn.fetchval(f"SELECT count(*) FROM {table}")
+        )
+        assert landed == (1 if grace else 0)
+    finally:
+        await provider.runner.run(lambda conn: conn.execute(f"DROP TABLE IF EXISTS {table}"))
+        await provider.close()
+
+
 async def test_cancelled_adds_are_all_or_nothing_and_a_retry_tells_if_they_landed(
     provider: PostgresProvider, caller: Caller
 ) -> None:

@@ -376,8 +376,7 @@ async def test_the_newest_rows_count_decides_and_older_rows_are_counted_once(
     async def set_user_rows(value: int | None) -> None:
         async def write(conn: Connection) -> None:
             await conn.execute(
-                "UPDATE openmem.memories SET user_rows = $3 WHERE namespace = $1"
-                " AND user_id = $2",
+                "UPDATE openmem.memories SET user_rows = $3 WHERE namespace = $1 AND user_id = $2",
                 caller.namespace,
                 caller.user_id,
                 value,
