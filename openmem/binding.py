@@ -11,7 +11,7 @@ import asyncio
 from typing import Any, Literal
 
 from openmem.errors import ClosedError, EventLoopMismatchError
-from openmem.heap import freeze_startup_heap
+from openmem.heap import tune_garbage_collector
 from openmem.models import Capabilities
 from openmem.provider import Provider
 
@@ -65,7 +65,7 @@ class ProviderBinding:
                 await self.provider.open()
                 self._opened = True
                 if self._freeze_gc_at_open:
-                    freeze_startup_heap()
+                    tune_garbage_collector()
             if self._capabilities is None:
                 self._capabilities = await self.provider.capabilities()
         return self._capabilities

@@ -63,9 +63,11 @@ class MemorySettings(BaseModel):
     """Whether ``add``/``add_many`` queue (``async_mode=True``) when the call does not say;
     needs a provider declaring ``features.async_ingest``."""
     freeze_gc_at_open: bool = True
-    """Once the provider is open, move the objects alive then out of the garbage collector's
-    full collections (``gc.freeze()``, once per process; see ``openmem.heap``): a full
-    collection stalled the event loop 33 ms before, well under 1 ms after."""
+    """Once the provider is open, tune the garbage collector, once per process (see
+    ``openmem.heap``): move the objects alive then out of its full collections
+    (``gc.freeze()``: a full collection stalled the event loop 33 ms before, well under 1 ms
+    after), and raise its young-generation threshold to at least 10,000 (loop lag p99 at
+    c=32 2.15 -> 1.68 ms). False leaves the collector as the application set it."""
 
 
 _MEMORY_KEYS = frozenset(MemorySettings.model_fields)
