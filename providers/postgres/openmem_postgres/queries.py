@@ -21,6 +21,11 @@ _AUDIT_INSERT = (
     "INSERT INTO {s}.audit (namespace, id, user_id, action, memory_id, scope, app, request_id,"
     " details)"
 )
+# The idempotency keys' unique index is partial (migration 5), so the conflict target names it
+# by its columns and predicate.
+_ON_KEY_CONFLICT = (
+    "ON CONFLICT (namespace, user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+)
 RRF_K = 60
 """Reciprocal-rank fusion constant (the usual 60); scores are divided by the best possible."""
 
@@ -79,7 +84,7 @@ WITH ins AS (
         embedding_model, idempotency_key)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
         {self.model_literal}, $17)
-    ON CONFLICT ON CONSTRAINT memories_idempotency DO NOTHING
+    {_ON_KEY_CONFLICT}
     RETURNING {record_cols}
 ), aud AS (
     {audit} SELECT $1, $18, $3, 'add', ins.id, ins.scope, $19, $20, '{{}}'::jsonb FROM ins
@@ -108,7 +113,7 @@ WITH input AS (
         ARRAY(SELECT jsonb_array_elements_text(i.supersedes::jsonb)), i.content, i.embedding,
         {self.model_literal}, i.idempotency_key
     FROM input i ORDER BY i.ord
-    ON CONFLICT ON CONSTRAINT memories_idempotency DO NOTHING
+    {_ON_KEY_CONFLICT}
     RETURNING {record_cols}
 ), aud AS (
     {audit} SELECT $1, i.audit_id, $2, 'add', ins.id, ins.scope, $19, $20, '{{}}'::jsonb
@@ -137,7 +142,7 @@ WITH input AS (
         ARRAY(SELECT jsonb_array_elements_text(i.supersedes::jsonb)), i.content, i.embedding,
         {self.model_literal}, i.idempotency_key
     FROM input i ORDER BY i.ord
-    ON CONFLICT ON CONSTRAINT memories_idempotency DO NOTHING
+    {_ON_KEY_CONFLICT}
     RETURNING {record_cols}
 ), aud AS (
     {audit} SELECT i.namespace, i.audit_id, i.user_id, 'add', ins.id, ins.scope, i.app,

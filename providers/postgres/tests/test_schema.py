@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 import asyncpg
 import pytest
@@ -96,6 +98,62 @@ async def test_a_store_from_before_migration_2_keeps_its_rows_in_the_vector_inde
         assert len(indexes) == 1
         assert indexes[0]["indexname"] != earlier
         assert "in_ann IS NOT FALSE" in indexes[0]["indexdef"]
+    finally:
+        await provider.close()
+
+
+@pytest.mark.parametrize("plans", ["force_generic_plan", "force_custom_plan"])
+async def test_a_users_newest_row_is_read_from_its_index_before_any_statistics(
+    postgres_database_url: str, plans: str
+) -> None:
+    """A fresh store (never analyzed: the planner guesses one row per user) with 60 users
+    of 100 memories and one of 10,000: the newest-row probe of a search, of the insert
+    trigger and of a list's first page reads one row of ``memories_user_created``, not all of
+    the user's rows through another index led by (namespace, user_id) and a sort (migration
+    5). (The graph's bound is raised only to keep the load fast.)"""
+    provider = PostgresProvider(
+        embedder="hashing",
+        url=postgres_database_url,
+        ingest_workers=0,
+        exact_search_max_rows=100_000,
+    )
+    await provider.open()
+    try:
+        # Names as long as the peer benchmark's: the index sizes decide the plan.
+        for user in range(60):
+            await provider.add_many(
+                Caller("peers", f"c8-u{user}"),
+                [MemoryInput(content=f"note {i}", user_id=f"c8-u{user}") for i in range(100)],
+            )
+        caller = Caller("peers", "scale-one")
+        for batch in range(100):
+            await provider.add_many(
+                caller,
+                [MemoryInput(content=f"note {batch} {i}", user_id="scale-one") for i in range(100)],
+            )
+
+        async def probe(conn: Connection) -> list[tuple[str, float]]:
+            await conn.execute(f"SET plan_cache_mode = {plans}")
+            text = await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT in_ann FROM openmem.memories"
+                " WHERE namespace = $1 AND user_id = $2"
+                " ORDER BY created_at DESC, id DESC LIMIT 1",
+                "peers",
+                "scale-one",
+            )
+            await conn.execute("RESET plan_cache_mode")
+            scans: list[tuple[str, float]] = []
+
+            def walk(node: dict[str, Any]) -> None:
+                if "Index Name" in node or node["Node Type"] == "Seq Scan":
+                    scans.append((node.get("Index Name", "seq"), node["Actual Rows"]))
+                for child in node.get("Plans", []):
+                    walk(child)
+
+            walk(json.loads(text)[0]["Plan"])
+            return scans
+
+        assert await provider.runner.run(probe) == [("memories_user_created", 1.0)]
     finally:
         await provider.close()
 
