@@ -410,6 +410,38 @@ async def _user_rows(prov: PostgresProvider, caller: Caller) -> list[tuple[int |
     return await prov.runner.run(read)
 
 
+async def test_searches_reuse_one_generic_plan(postgres_url: str, caller: Caller) -> None:
+    """The server plans a search statement once per connection, whoever searches: with
+    ``plan_cache_mode`` at its default (auto) the first five runs, and any that look cheaper
+    planned for their own values, are planned anew (1-2 ms of server CPU for a group). One
+    connection, so that the searches and the look at its plans share it."""
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_url, pool_min_size=1, pool_max_size=1, ingest_workers=0
+    )
+    await provider.open()
+    try:
+        await provider.add_many(caller, [item(f"plan note {i}") for i in range(3)])
+        _, sql, _ = await _search_capturing(
+            provider, caller, SearchQuery(query="note", mode="semantic", limit=5)
+        )
+        for n in range(12):
+            other = Caller(caller.namespace, f"{caller.user_id}-{n}")
+            query = SearchQuery(query=f"note {n}", mode="semantic", limit=n + 1)
+            await provider.search(other, query)
+
+        async def plans(conn: Connection) -> list[tuple[int, int]]:
+            rows = await conn.fetch(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement = $1",
+                sql,
+            )
+            return [(r["generic_plans"], r["custom_plans"]) for r in rows]
+
+        assert await provider.runner.run(plans) == [(13, 0)]
+    finally:
+        await provider.close()
+
+
 async def _in_graph(prov: PostgresProvider, caller: Caller) -> list[bool]:
     """``in_ann`` of the caller's rows, oldest first."""
 
