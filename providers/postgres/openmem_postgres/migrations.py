@@ -60,6 +60,23 @@ ANN_MIN_ROWS_SETTING = "openmem.ann_min_rows"
 # the move, only the few that concurrent first adds may leave), so results never depend on the
 # flag, only the speed does. Rows written before this migration keep ``in_ann`` NULL: they stay
 # in the graph (the index predicate is ``in_ann IS NOT FALSE``).
+# The end of the trigger function (migrations 2 and 4): the row that makes a user large
+# moves that user's earlier rows into the graph.
+_MOVE_ON_CROSSING = """
+    -- One transaction moves a user's rows; another one crossing at the same moment skips
+    -- the move instead of waiting (two groups crossing two users in opposite orders would
+    -- deadlock). Rows a move leaves out, or one rolled back, are read exactly beside the
+    -- graph: slower, never wrong.
+    IF NEW.in_ann AND pg_try_advisory_xact_lock(
+            hashtextextended(NEW.namespace || '/' || NEW.user_id, 7)) THEN
+        UPDATE {schema}.memories SET in_ann = true
+        WHERE namespace = NEW.namespace AND user_id = NEW.user_id AND in_ann IS FALSE;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+"""
+
 IN_ANN_SQL = f"""
 ALTER TABLE {{schema}}.memories ADD COLUMN in_ann boolean;
 CREATE INDEX memories_unindexed ON {{schema}}.memories (namespace, user_id) WHERE in_ann IS FALSE;
@@ -79,19 +96,7 @@ BEGIN
     END IF;
     SELECT count(*) INTO owned FROM (SELECT 1 FROM {{schema}}.memories m
         WHERE m.namespace = NEW.namespace AND m.user_id = NEW.user_id LIMIT bound) n;
-    NEW.in_ann := owned >= bound;
-    -- One transaction moves a user's rows; another one crossing at the same moment skips
-    -- the move instead of waiting (two groups crossing two users in opposite orders would
-    -- deadlock). Rows a move leaves out, or one rolled back, are read exactly beside the
-    -- graph: slower, never wrong.
-    IF NEW.in_ann AND pg_try_advisory_xact_lock(
-            hashtextextended(NEW.namespace || '/' || NEW.user_id, 7)) THEN
-        UPDATE {{schema}}.memories SET in_ann = true
-        WHERE namespace = NEW.namespace AND user_id = NEW.user_id AND in_ann IS FALSE;
-    END IF;
-    RETURN NEW;
-END;
-$$;
+    NEW.in_ann := owned >= bound;{_MOVE_ON_CROSSING}\
 CREATE TRIGGER memories_choose_ann BEFORE INSERT ON {{schema}}.memories
     FOR EACH ROW EXECUTE FUNCTION {{schema}}.memories_choose_ann();
 """
@@ -128,20 +133,7 @@ BEGIN
         NEW.in_ann := true;
         RETURN NEW;
     END IF;
-    NEW.in_ann := earlier >= bound;
-    -- One transaction moves a user's rows; another one crossing at the same moment skips
-    -- the move instead of waiting (two groups crossing two users in opposite orders would
-    -- deadlock). Rows a move leaves out, or one rolled back, are read exactly beside the
-    -- graph: slower, never wrong.
-    IF NEW.in_ann AND pg_try_advisory_xact_lock(
-            hashtextextended(NEW.namespace || '/' || NEW.user_id, 7)) THEN
-        UPDATE {{schema}}.memories SET in_ann = true
-        WHERE namespace = NEW.namespace AND user_id = NEW.user_id AND in_ann IS FALSE;
-    END IF;
-    RETURN NEW;
-END;
-$$;
-"""
+    NEW.in_ann := earlier >= bound;{_MOVE_ON_CROSSING}"""
 
 # Migration 5: the unique index of idempotency keys was a full index led by (namespace,
 # user_id), like memories_user_created. Before the table's first ANALYZE (a fresh store, a
