@@ -376,10 +376,13 @@ SELECT {RECORD_COLUMNS} FROM m"""
                 f"{RRF_K} + sem.r), 0) + coalesce(1.0 / ({RRF_K} + kw.r), 0)) / {best!r})"
                 "::float8 AS score FROM sem FULL JOIN kw USING (id))"
             )
+            # Each fused id is read through the primary key. The owner is tested with ``===``
+            # (migration 3), which no B-tree serves: with ``=`` the planner read the user's
+            # B-tree range for every id (42 ids x 46 rows at 100 memories a user: 1.1 ms).
             ctes.append(
                 f"hits AS (SELECT m.{RECORD_COLUMNS.replace(', ', ', m.')}, f.score"
                 f" FROM fused f JOIN {s}.memories m"
-                " ON m.namespace = $1 AND m.user_id = $2 AND m.id = f.id"
+                f" ON m.namespace = $1 AND m.id = f.id AND m.user_id OPERATOR({s}.===) $2"
                 f" WHERE f.score >= {min_score} ORDER BY f.score DESC, m.id LIMIT {limit})"
             )
         if audit is not None:

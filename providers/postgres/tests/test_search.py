@@ -442,6 +442,46 @@ async def test_searches_reuse_one_generic_plan(postgres_url: str, caller: Caller
         await provider.close()
 
 
+async def test_hybrid_hits_are_read_by_primary_key(postgres_database_url: str) -> None:
+    """Each fused id of a hybrid search is one primary-key lookup, not a walk of the user's
+    B-tree range per id (42 ids x 46 rows at 100 memories a user). A fresh store, never
+    analyzed, as every store starts."""
+    provider = PostgresProvider(embedder="hashing", url=postgres_database_url, ingest_workers=0)
+    await provider.open()
+    try:
+        caller = Caller("ns", "user-0")
+        for user in range(20):
+            await provider.add_many(
+                Caller("ns", f"user-{user}"),
+                [item(f"hybrid note {i} about ferns and {user}") for i in range(100)],
+            )
+        _, sql, args = await _search_capturing(
+            provider, caller, SearchQuery(query="ferns note", mode="hybrid", limit=10)
+        )
+        again = [f"{a}_again" if str(a).startswith("aud_") else a for a in args]
+
+        async def plan(conn: Connection) -> None:
+            async with conn.transaction():
+                text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *again)
+                raise _RolledBack(str(text))
+
+        with pytest.raises(_RolledBack) as done:
+            await provider.runner.run(plan)
+        lookups: list[tuple[str, int]] = []
+
+        def walk(node: dict[str, Any]) -> None:
+            if node.get("Relation Name") == "memories" and node.get("Actual Loops", 1) > 1:
+                lookups.append((node.get("Index Name", node["Node Type"]), node["Actual Loops"]))
+            for child in node.get("Plans", []):
+                walk(child)
+
+        walk(json.loads(done.value.args[0])[0]["Plan"])
+        assert lookups, "no per-id lookup of the fused ids"
+        assert {name for name, _ in lookups} == {"memories_pkey"}
+    finally:
+        await provider.close()
+
+
 async def _in_graph(prov: PostgresProvider, caller: Caller) -> list[bool]:
     """``in_ann`` of the caller's rows, oldest first."""
 
