@@ -189,9 +189,15 @@ async def test_context_fits_the_budget_and_cites_memories(
 
 @pytest.fixture
 async def ann_provider(postgres_url: str) -> AsyncIterator[PostgresProvider]:
-    """A provider that searches every user holding more than 5 memories through HNSW."""
+    """A provider that searches every user holding more than 5 memories through HNSW. No
+    queue workers: their polls go through the same runner, and a test capturing the
+    statement a search ran would otherwise sometimes capture a poll instead."""
     prov = PostgresProvider(
-        embedder="hashing", url=postgres_url, pool_max_size=2, exact_search_max_rows=5
+        embedder="hashing",
+        url=postgres_url,
+        pool_max_size=2,
+        exact_search_max_rows=5,
+        ingest_workers=0,
     )
     await prov.open()
     try:
