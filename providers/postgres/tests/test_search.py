@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -223,15 +223,7 @@ async def test_a_small_user_is_searched_exactly_and_a_large_one_through_the_inde
 
     async def branches(prov: PostgresProvider) -> set[str]:
         sql, args = await _captured_search(prov, caller, "gardens")
-
-        async def plan(conn: Connection) -> None:
-            async with conn.transaction():
-                text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
-                raise _RolledBack(str(text))
-
-        with pytest.raises(_RolledBack) as done:
-            await prov.runner.run(plan)
-        nodes = _ctes_run(json.loads(done.value.args[0]))
+        nodes = _ctes_run(await _explain_analyzed(prov, sql, args))
         return {name for name in ("exact", "ann", "rest") if nodes[f"cand_{name}"]}
 
     async def exact_scores(conn: Connection) -> list[float]:
@@ -310,15 +302,7 @@ async def test_a_large_users_search_walks_the_graph_whatever_the_statistics(
     # nearest to this test's own rows, not to the other parameters' near-identical ones.
     sql, args = await _captured_search(ann_provider, big, f"kites {pg_namespace}")
 
-    async def plan(conn: Connection) -> None:
-        async with conn.transaction():
-            await conn.execute(f"SET LOCAL plan_cache_mode = {plans}")
-            text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
-            raise _RolledBack(str(text))
-
-    with pytest.raises(_RolledBack) as done:
-        await ann_provider.runner.run(plan)
-    tree = json.loads(done.value.args[0])
+    tree = await _explain_analyzed(ann_provider, sql, args, plan_cache_mode=plans)
     assert {n for n, ran in _ctes_run(tree).items() if ran and n.startswith("cand")} == {"cand_ann"}
     graph = json.dumps(_cte(tree, "cand_ann"))
     assert "memories_user_created" not in graph
@@ -356,16 +340,8 @@ async def test_a_graph_walk_that_ends_short_is_answered_exactly(
         ann_provider, caller, SearchQuery(query="wells", mode="semantic", limit=100)
     )
     assert len(hits) == 30
-    again = [f"{a}_again" if str(a).startswith("aud_") else a for a in args]
-
-    async def plan(conn: Connection) -> None:
-        async with conn.transaction():
-            text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *again)
-            raise _RolledBack(str(text))
-
-    with pytest.raises(_RolledBack) as done:
-        await ann_provider.runner.run(plan)
-    ran = {n for n, r in _ctes_run(json.loads(done.value.args[0])).items() if r}
+    plan = await _explain_analyzed(ann_provider, sql, args)
+    ran = {n for n, r in _ctes_run(plan).items() if r}
     assert "cand_short" in ran
     assert "cand_ann" in ran  # walked first, found fewer than asked
 
@@ -464,15 +440,7 @@ async def test_hybrid_hits_are_read_by_primary_key(postgres_database_url: str) -
         _, sql, args = await _search_capturing(
             provider, caller, SearchQuery(query="ferns note", mode="hybrid", limit=10)
         )
-        again = [f"{a}_again" if str(a).startswith("aud_") else a for a in args]
-
-        async def plan(conn: Connection) -> None:
-            async with conn.transaction():
-                text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *again)
-                raise _RolledBack(str(text))
-
-        with pytest.raises(_RolledBack) as done:
-            await provider.runner.run(plan)
+        plan = await _explain_analyzed(provider, sql, args)
         lookups: list[tuple[str, int]] = []
 
         def walk(node: dict[str, Any]) -> None:
@@ -481,7 +449,7 @@ async def test_hybrid_hits_are_read_by_primary_key(postgres_database_url: str) -
             for child in node.get("Plans", []):
                 walk(child)
 
-        walk(json.loads(done.value.args[0])[0]["Plan"])
+        walk(plan[0]["Plan"])
         assert lookups, "no per-id lookup of the fused ids"
         assert {name for name, _ in lookups} == {"memories_pkey"}
     finally:
@@ -507,6 +475,30 @@ class _RolledBack(Exception):
     """Carries an EXPLAIN ANALYZE out of a transaction that must not commit its audit row."""
 
 
+async def _explain_analyzed(
+    prov: PostgresProvider,
+    sql: str,
+    args: Sequence[Any],
+    *,
+    plan_cache_mode: str | None = None,
+) -> Any:
+    """``EXPLAIN (ANALYZE, FORMAT JSON)`` of a captured statement, parsed, run in a
+    transaction that is rolled back, so its audit row never commits; audit ids get a fresh
+    suffix (the captured ones are taken by the search that was made)."""
+    fresh = [f"{a}_explained" if str(a).startswith("aud_") else a for a in args]
+
+    async def plan(conn: Connection) -> None:
+        async with conn.transaction():
+            if plan_cache_mode is not None:
+                await conn.execute(f"SET LOCAL plan_cache_mode = {plan_cache_mode}")
+            text = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *fresh)
+            raise _RolledBack(str(text))
+
+    with pytest.raises(_RolledBack) as done:
+        await prov.runner.run(plan)
+    return json.loads(done.value.args[0])
+
+
 async def _search_capturing(
     prov: PostgresProvider, caller: Caller, query: SearchQuery
 ) -> tuple[list[SearchHit], str, tuple[Any, ...]]:
@@ -530,13 +522,11 @@ async def _search_capturing(
 async def _captured_search(
     prov: PostgresProvider, caller: Caller, text: str
 ) -> tuple[str, tuple[Any, ...]]:
+    """The statement and arguments of a semantic search for ``text`` (limit 5)."""
     _, sql, args = await _search_capturing(
         prov, caller, SearchQuery(query=text, mode="semantic", limit=5)
     )
-    # A fresh audit id: the captured one is taken by the search that was just made.
-    return sql, tuple(
-        f"aud_plan_{i}" if str(a).startswith("aud_") else a for i, a in enumerate(args)
-    )
+    return sql, args
 
 
 def _ctes_run(plan: Any) -> dict[str, bool]:
