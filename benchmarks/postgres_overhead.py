@@ -36,7 +36,8 @@ async def main() -> None:
     args = parse_args(__doc__ or "")
     rounds, per_round = (6, 100) if args.quick else (20, 250)
     rng = random.Random(7)
-    async with bench_provider(pool_min_size=2, pool_max_size=4) as provider:
+    # No queue workers: their polls go through the runner whose statements are captured here.
+    async with bench_provider(pool_min_size=2, pool_max_size=4, ingest_workers=0) as provider:
         mem = AsyncMemory(provider=provider, namespace="bench")
         await mem.initialize()
         users = [f"user-{i}" for i in range(10)]
