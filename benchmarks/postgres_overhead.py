@@ -48,9 +48,9 @@ async def main() -> None:
         captured: dict[str, tuple[str, tuple[Any, ...]]] = {}
         original_fetch, original_fetchrow = provider.runner.fetch, provider.runner.fetchrow
 
-        async def capture_fetch(sql: str, *a: Any) -> Any:
+        async def capture_fetch(sql: str, *a: Any, **kw: Any) -> Any:
             captured["search"] = (sql, a)
-            return await original_fetch(sql, *a)
+            return await original_fetch(sql, *a, **kw)
 
         async def capture_fetchrow(sql: str, *a: Any) -> Any:
             captured["add"] = (sql, a)

@@ -63,9 +63,9 @@ async def measure(
     captured: dict[str, tuple[str, tuple[Any, ...]]] = {}
     original = provider.runner.fetch
 
-    async def capture(sql: str, *a: Any) -> Any:
+    async def capture(sql: str, *a: Any, **kw: Any) -> Any:
         captured["last"] = (sql, a)
-        return await original(sql, *a)
+        return await original(sql, *a, **kw)
 
     for _ in range(queries):
         user = fixed_user or f"user-{rng.randrange(USERS)}"

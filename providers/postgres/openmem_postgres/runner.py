@@ -7,6 +7,9 @@ seconds, its result discarded; one still running then is cancelled on the server
 sends a CancelRequest on a new connection). A background task owned by the runner then rolls
 back any open transaction and returns the connection to the pool, or terminates it if that
 fails within ``release_timeout``. ``aclose()`` waits (bounded) for the pending releases.
+A statement ``owned`` by the provider (a group statement, awaited by the group's own flush
+task, which only closing cancels) is awaited in that task directly, without the task and the
+shield: nobody waits on it who could give up, and the hand-offs delayed the group.
 
 Why a grace: a CancelRequest is a connection of its own, for which the server forks a
 process; on two cores that fork and the cancelled backend competed with the event loop just
@@ -75,16 +78,24 @@ class PooledRunner:
         """Connections whose release is still under way (0 when the pool is at rest)."""
         return len(self._releases)
 
-    async def run(self, op: Callable[[Connection], Awaitable[T]]) -> T:
-        """``op`` on a pooled connection, with driver errors mapped to openmem errors."""
+    async def run(self, op: Callable[[Connection], Awaitable[T]], *, owned: bool = False) -> T:
+        """``op`` on a pooled connection, with driver errors mapped to openmem errors.
+
+        ``owned``: the awaiting task is the provider's own (a group statement's flush, which
+        only closing cancels), never a caller that may give up, so ``op`` is awaited in it
+        directly. Through a task of its own and a shield, a group's statement was sent one
+        loop iteration late and its result reached the group three iterations late, each
+        iteration running resumed callers first: the database sat idle meanwhile
+        (benchmarks/results/profile.md).
+        """
         with map_driver_errors():
             conn = await self._acquire()
-            work = asyncio.ensure_future(op(conn))
+            work = op(conn) if owned else asyncio.ensure_future(op(conn))
             try:
                 # Shielded: cancelling the caller does not cancel the statement (see above).
-                result = await asyncio.shield(work)
+                result = await (work if owned else asyncio.shield(work))
             except asyncio.CancelledError:
-                if not work.done():
+                if isinstance(work, asyncio.Future) and not work.done():
                     self._finish_later(work, conn)
                     raise
                 self._release_later(conn)
@@ -126,13 +137,13 @@ class PooledRunner:
             else:
                 self._handoff.slot_freed()
 
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        """Every row of ``sql`` (``Connection.fetch`` through ``run``)."""
+    async def fetch(self, sql: str, *args: Any, owned: bool = False) -> list[asyncpg.Record]:
+        """Every row of ``sql`` (``Connection.fetch`` through ``run``; ``owned`` as there)."""
 
         async def op(conn: Connection) -> list[asyncpg.Record]:
             return await conn.fetch(sql, *args)
 
-        return await self.run(op)
+        return await self.run(op, owned=owned)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         """The first row of ``sql``, or ``None`` (``Connection.fetchrow`` through ``run``)."""

@@ -81,7 +81,6 @@ def group_statement(sql: Statements, *, audited: bool) -> str:
     """
     s = sql.schema
     m_cols = ", ".join(f"m.{c}" for c in _COLUMNS)
-    h_cols = ", ".join(f"h.{c}" for c in _COLUMNS)
     audit = ""
     if audited:
         audit = f"""
@@ -111,31 +110,31 @@ WITH input AS (
         ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)) AS tag_list
     FROM input i
 ), hits AS MATERIALIZED (
-    SELECT h.*, i.ord FROM sized i
+    -- Each search's nearest rows by their place in the table and distance only; the rows
+    -- are read whole once, by that place, for the answer: carried whole through this
+    -- materialised result, a hash join and the final sort, they cost the server a tenth of
+    -- the group's CPU (benchmarks/results/profile.md).
+    SELECT i.ord, c.tid, c.dist FROM sized i
     CROSS JOIN LATERAL (
         SELECT coalesce(array_agg(x), '{{}}') AS ids FROM {s}.memories s, unnest(s.supersedes) x
         WHERE i.active_only AND s.namespace = i.namespace AND s.user_id = i.user_id
             AND s.supersedes <> '{{}}'
     ) sup
     CROSS JOIN LATERAL (
-        -- The nearest rows by their place in the table only, then the chosen few read
-        -- whole: sorting whole rows was a quarter of the scan's time.
-        SELECT {m_cols}, c.dist, greatest(0.0, least(1.0, 1.0 - c.dist))::float8 AS score
-        FROM (
-            SELECT m.ctid AS tid, ({sql.exact_expr} <=> i.q) AS dist FROM {s}.memories m
-            WHERE i.small AND m.namespace = i.namespace AND m.user_id = i.user_id
-                AND m.embedding_model = {sql.model_literal}
-                AND (i.scope_re IS NULL OR m.scope ~ i.scope_re)
-                AND (cardinality(i.tag_list) = 0 OR m.tags @> i.tag_list)
-                AND (NOT i.active_only OR ((m.valid_from IS NULL OR m.valid_from <= now())
-                    AND (m.valid_to IS NULL OR m.valid_to > now()) AND m.id <> ALL (sup.ids)))
-            ORDER BY dist LIMIT i.lim
-        ) c JOIN {s}.memories m ON m.ctid = c.tid
-        WHERE greatest(0.0, least(1.0, 1.0 - c.dist)) >= i.min_score
-    ) h
+        SELECT m.ctid AS tid, ({sql.exact_expr} <=> i.q) AS dist FROM {s}.memories m
+        WHERE i.small AND m.namespace = i.namespace AND m.user_id = i.user_id
+            AND m.embedding_model = {sql.model_literal}
+            AND (i.scope_re IS NULL OR m.scope ~ i.scope_re)
+            AND (cardinality(i.tag_list) = 0 OR m.tags @> i.tag_list)
+            AND (NOT i.active_only OR ((m.valid_from IS NULL OR m.valid_from <= now())
+                AND (m.valid_to IS NULL OR m.valid_to > now()) AND m.id <> ALL (sup.ids)))
+        ORDER BY dist LIMIT i.lim
+    ) c
+    WHERE greatest(0.0, least(1.0, 1.0 - c.dist)) >= i.min_score
 ){audit}
-SELECT {h_cols}, h.score, i.ord, i.small FROM sized i LEFT JOIN hits h ON h.ord = i.ord
-ORDER BY i.ord, h.score DESC, h.id"""
+SELECT {m_cols}, greatest(0.0, least(1.0, 1.0 - h.dist))::float8 AS score, i.ord, i.small
+FROM sized i LEFT JOIN hits h ON h.ord = i.ord LEFT JOIN {s}.memories m ON m.ctid = h.tid
+ORDER BY i.ord, score DESC, m.id"""
 
 
 def search_groups(
@@ -164,6 +163,7 @@ def search_groups(
             [c.scope for c in calls],
             [c.app for c in calls],
             [c.request_id for c in calls],
+            owned=True,  # awaited by the group's flush task, never by a caller
         )
         hits: list[list[asyncpg.Record]] = [[] for _ in calls]
         alone: list[int] = []

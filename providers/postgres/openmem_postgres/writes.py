@@ -88,6 +88,7 @@ def add_groups(
             audit_ids,
             apps,
             request_ids,
+            owned=True,  # awaited by the group's flush task, never by a caller
         )
         by_id = {row["id"]: row for row in rows}
         return [by_id.get(memory_id) for memory_id in ids]

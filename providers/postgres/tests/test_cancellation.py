@@ -117,6 +117,45 @@ async def test_the_server_side_statement_is_cancelled(provider: PostgresProvider
     await settle(provider)
 
 
+async def test_an_owned_statement_runs_in_its_own_awaiter_and_is_cancelled_with_it(
+    provider: PostgresProvider,
+) -> None:
+    """``owned`` (a group's flush task): the statement is awaited in the calling task itself,
+    not in a task of its own behind a shield, and cancelling that task cancels the statement
+    on the server at once (no grace) and returns the connection."""
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    async def which_task(conn: Connection) -> int:
+        ran_in.append(asyncio.current_task())
+        return int(await conn.fetchval("SELECT 1"))
+
+    assert await provider.runner.run(which_task, owned=True) == 1
+    assert await provider.runner.run(which_task) == 1
+    assert ran_in[0] is asyncio.current_task()
+    assert ran_in[1] is not asyncio.current_task()  # a caller's: shielded in a task of its own
+
+    marker = f"openmem_owned_probe_{random.randrange(10**9)}"
+    task = asyncio.ensure_future(
+        provider.runner.run(
+            lambda conn: conn.execute(f"SELECT pg_sleep(30) /* {marker} */"), owned=True
+        )
+    )
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=5)
+    active = await provider.runner.run(
+        lambda conn: conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+            " AND query LIKE $1 AND pid <> pg_backend_pid()",
+            f"%{marker}%",
+        )
+    )
+    assert active == 0  # awaited until the server had cancelled it: no grace
+    await settle(provider)
+    await provider.health()
+
+
 @pytest.mark.parametrize("grace", [1.0, 0.0])
 async def test_a_short_statement_ends_within_the_grace_and_a_long_one_is_cancelled(
     postgres_url: str, grace: float

@@ -22,10 +22,10 @@ def count_group_statements(
     groups: list[int] = []
     original = provider.runner.fetch
 
-    async def counting(sql: str, *args: Any) -> Any:
+    async def counting(sql: str, *args: Any, **kw: Any) -> Any:
         if sql == provider.statements.add_group:
             groups.append(len(args[0]))
-        return await original(sql, *args)
+        return await original(sql, *args, **kw)
 
     monkeypatch.setattr(provider.runner, "fetch", counting)
     return groups
@@ -128,12 +128,12 @@ async def test_a_group_lost_with_the_database_is_every_adds_error_and_never_retr
     original_fetch, original_fetchrow = provider.runner.fetch, provider.runner.fetchrow
     single_adds: list[str] = []
 
-    async def lost(sql: str, *args: Any) -> Any:
+    async def lost(sql: str, *args: Any, **kw: Any) -> Any:
         if sql == provider.statements.add_group:
             raise ProviderUnavailableError("the database is unavailable", provider="postgres")
-        return await original_fetch(sql, *args)
+        return await original_fetch(sql, *args, **kw)
 
-    async def counting(sql: str, *args: Any) -> Any:
+    async def counting(sql: str, *args: Any, **kw: Any) -> Any:
         single_adds.append(args[14])
         return await original_fetchrow(sql, *args)
 

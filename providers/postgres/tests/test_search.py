@@ -506,9 +506,9 @@ async def _search_capturing(
     captured: list[tuple[str, tuple[Any, ...]]] = []
     original = prov.runner.fetch
 
-    async def capture(sql: str, *args: Any) -> Any:
+    async def capture(sql: str, *args: Any, **kw: Any) -> Any:
         captured.append((sql, args))
-        return await original(sql, *args)
+        return await original(sql, *args, **kw)
 
     prov.runner.fetch = capture  # type: ignore[method-assign]
     try:

@@ -38,10 +38,10 @@ def count_groups(provider: PostgresProvider, monkeypatch: pytest.MonkeyPatch) ->
     groups: list[int] = []
     original = provider.runner.fetch
 
-    async def counting(sql: str, *args: Any) -> Any:
+    async def counting(sql: str, *args: Any, **kw: Any) -> Any:
         if sql.lstrip().startswith("WITH input AS") and "unnest($1::text[], $2::text[]," in sql:
             groups.append(len(args[0]))
-        return await original(sql, *args)
+        return await original(sql, *args, **kw)
 
     monkeypatch.setattr(provider.runner, "fetch", counting)
     return groups
@@ -160,8 +160,8 @@ async def test_a_cancelled_search_in_a_group_gives_up_alone(
     release = asyncio.Event()
     original = grouping.runner.fetch
 
-    async def held(sql: str, *args: Any) -> Any:
-        rows = await original(sql, *args)
+    async def held(sql: str, *args: Any, **kw: Any) -> Any:
+        rows = await original(sql, *args, **kw)
         sent.set()
         await release.wait()  # the group statement has run; its answer is held back
         return rows
