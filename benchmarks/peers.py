@@ -8,8 +8,10 @@ round), same texts, users, queries, embedder (a cheap deterministic feature hash
 like the reference's default, 384 reported beside it) and each SDK's default pool for a
 URL-configured store. Searches are semantic for every SDK (the peers have no other mode).
 
-Rounds are interleaved (the SDK order rotates each round); the ratios are taken per round and
-reported as median [min-max], because the machine may be shared.
+Rounds are interleaved, and within a round so are the levels: each SDK runs a concurrency level
+in a process of its own, on a fresh database, before any SDK runs the next level (the order
+rotating), so the runs compared ran seconds apart. The ratios are taken per round and reported
+as median [min-max], because the machine may be shared and its speed drifts.
 
     uv run --no-sync python benchmarks/peers.py [--quick] [--rounds N]
 
@@ -140,24 +142,53 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         async with server() as url:
             for dim in dims:
                 for r in range(rounds if dim == 64 else 1):
-                    job = {
-                        "dim": dim,
-                        "concurrency": concurrency,
-                        **workload(n, scale if r == 0 else 0, 50 if quick else 100, seed=r),
-                    }
-                    order = SDKS[r % 3 :] + SDKS[: r % 3]
-                    results: dict[str, dict[str, Any]] = {}
-                    for sdk in order:
-                        work_dir = work_root / f"d{dim}-r{r}-{sdk}"
-                        work_dir.mkdir()
-                        job["url"] = await fresh_database(url, f"peers_d{dim}_r{r}_{sdk}")
-                        results[sdk] = await run_worker(sdk, job, work_dir)
-                        print(f"dim {dim} round {r} {sdk}: done", file=sys.stderr)
+                    data = workload(n, scale if r == 0 else 0, 50 if quick else 100, seed=r)
+                    results: dict[str, dict[str, Any]] = {sdk: {"throughput": {}} for sdk in SDKS}
+                    # Every SDK runs a level before any runs the next (the order rotating),
+                    # so the SDKs compared at a level ran seconds apart, not minutes: this
+                    # machine's speed drifts, the same code's CPU per search 0.17 to 0.27 ms
+                    # from one minute to the next (benchmarks/results/profile.md).
+                    for step, level in enumerate(concurrency):
+                        job = {"dim": dim, "concurrency": [level], **data, "scale_texts": []}
+                        for sdk in _rotated(r + step):
+                            name = f"peers_d{dim}_r{r}_c{level}_{sdk}"
+                            done = await _run_on_fresh_database(url, name, sdk, job, work_root)
+                            results[sdk]["throughput"].update(done["throughput"])
+                            print(f"dim {dim} round {r} c={level} {sdk}: done", file=sys.stderr)
+                    if data["scale_texts"]:
+                        job = {"dim": dim, "concurrency": [], **data}
+                        for sdk in _rotated(r):
+                            name = f"peers_d{dim}_r{r}_one_user_{sdk}"
+                            done = await _run_on_fresh_database(url, name, sdk, job, work_root)
+                            results[sdk]["one_user"] = done["one_user"]
+                            print(f"dim {dim} round {r} one user {sdk}: done", file=sys.stderr)
                     runs[dim].append(results)
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
     settings = {"ops": n, "one_user": scale, "rounds": rounds, "concurrency": concurrency}
     return {"runs": runs, "seconds": round(time.perf_counter() - started, 1), "settings": settings}
+
+
+def _rotated(turn: int) -> tuple[str, ...]:
+    """The SDKs in the order of this turn: each goes first every third turn."""
+    return SDKS[turn % 3 :] + SDKS[: turn % 3]
+
+
+async def _run_on_fresh_database(
+    url: str, name: str, sdk: str, job: dict[str, Any], work_root: Path
+) -> dict[str, Any]:
+    """``sdk``'s run of ``job`` on a new database ``name`` of ``url`` (dropped after)."""
+    work_dir = work_root / name
+    work_dir.mkdir()
+    database_url = await fresh_database(url, name)
+    try:
+        return await run_worker(sdk, {**job, "url": database_url}, work_dir)
+    finally:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await conn.close()
 
 
 def summarise(measured: dict[str, Any], quick: bool) -> tuple[dict[str, Any], list[Any]]:
