@@ -27,6 +27,10 @@ class Connected:
 
     pool: asyncpg.Pool
     foreign_models: list[str]
+    table_rows: float
+    """The memories table's size as last analysed (``pg_class.reltuples``; below 0: never)."""
+    table_stale: bool
+    """Rows are stored but the table was never analysed."""
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
@@ -61,6 +65,11 @@ async def connect(
                 ef_construction=opts.hnsw_ef_construction,
             )
             foreign = await _foreign_models(conn, schema, embedder.model)
+            size = await conn.fetchrow(
+                f"SELECT c.reltuples, c.reltuples < 0 AND EXISTS (SELECT 1 FROM {schema}.memories)"
+                f" AS stale FROM pg_class c WHERE c.oid = '{schema}.memories'::regclass"
+            )
+            assert size is not None  # migrated: the table exists
         finally:
             await conn.close(timeout=CLOSE_TIMEOUT)
 
@@ -94,7 +103,12 @@ async def connect(
                 ANN_MIN_ROWS_SETTING: str(opts.exact_search_max_rows),
             },
         )
-    return Connected(pool=pool, foreign_models=foreign)
+    return Connected(
+        pool=pool,
+        foreign_models=foreign,
+        table_rows=float(size["reltuples"]),
+        table_stale=bool(size["stale"]),
+    )
 
 
 async def _foreign_models(conn: asyncpg.Connection, schema: str, model: str) -> list[str]:

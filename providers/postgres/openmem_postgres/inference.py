@@ -47,7 +47,9 @@ async def apply_decisions(
                 written.extend(await _apply(conn, sql, caller, decision, vector))
         return written
 
-    return await store.runner.run(op)
+    written = await store.runner.run(op)
+    store.grew(len(written))
+    return written
 
 
 class _Sql:

@@ -81,6 +81,7 @@ async def put(
     (vector,) = await store.embed([item.content])
     row = await store.runner.fetchrow(sql.put, *audited_values(caller, item, vector), item.key)
     assert row is not None  # an upsert always returns its row
+    store.grew(1)
     return record_from_row(row)
 
 

@@ -47,6 +47,7 @@ from openmem_postgres.queries import Statements
 from openmem_postgres.runner import PooledRunner
 from openmem_postgres.search_groups import search_groups
 from openmem_postgres.store import OpenStore
+from openmem_postgres.table_statistics import StatisticsRefresh
 
 __all__ = ["PostgresProvider"]
 
@@ -96,6 +97,7 @@ class PostgresProvider(Provider[PostgresOptions]):
         # The queue of async adds is drained here too unless ingest_workers is 0.
         self._workers = IngestWorkers(self._store, self._ingest, url, opts.ingest_workers)
         await self._workers.start()
+        self._store.statistics.start()
 
     async def _open_store(self, url: str, *, embedded: bool) -> OpenStore:
         opts = self.options
@@ -125,6 +127,13 @@ class PostgresProvider(Provider[PostgresOptions]):
             search_groups=search_groups(
                 runner, statements, audited=opts.audit_reads, limit=searches_in_flight
             ),
+            statistics=StatisticsRefresh(
+                url,
+                f"{opts.db_schema}.memories",
+                rows=connected.table_rows,
+                connect_timeout=opts.connect_timeout,
+                stale=connected.table_stale,
+            ),
             foreign_models=connected.foreign_models,
         )
 
@@ -143,6 +152,7 @@ class PostgresProvider(Provider[PostgresOptions]):
                 try:
                     await store.add_groups.aclose(CLOSE_TIMEOUT)
                     await store.search_groups.aclose(CLOSE_TIMEOUT)
+                    await store.statistics.aclose()
                     await store.runner.aclose(CLOSE_TIMEOUT)
                 finally:
                     await store.embedder.aclose()

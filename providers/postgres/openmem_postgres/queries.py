@@ -280,7 +280,13 @@ SELECT {RECORD_COLUMNS} FROM m"""
         and sorting them (10 ms for 10,000 rows, where the graph takes 2-3 ms).
         """
         s = self.schema
+        # The graph branch names the model with ``=``: the partial HNSW index is the model's,
+        # and only that form proves its predicate. The exact branches name it with ``===``:
+        # with ``=`` the B-tree of models could lead them, and a plan made before the table
+        # had statistics (every row one model, but estimated as selective) read every row of
+        # the table through it for each search, long after the table had grown.
         of_model = f"embedding_model = {self.model_literal}{filters}"
+        of_model_exactly = f"embedding_model OPERATOR({s}.===) {self.model_literal}{filters}"
         owner = "namespace = $1 AND user_id = $2"
         graph_owner = f"namespace OPERATOR({s}.===) $1 AND user_id OPERATOR({s}.===) $2"
         exact = f"{self.exact_expr} <=> {vector_param}::vector"
@@ -288,19 +294,19 @@ SELECT {RECORD_COLUMNS} FROM m"""
         large = "NOT (SELECT small FROM size)"
         return [
             f"{name}_exact AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
-            f" FROM {s}.memories WHERE {owner} AND {of_model} AND (SELECT small FROM size)"
+            f" FROM {s}.memories WHERE {owner} AND {of_model_exactly} AND (SELECT small FROM size)"
             f" ORDER BY dist LIMIT {depth})",
             f"{name}_ann AS MATERIALIZED (SELECT {columns}, ({ann}) AS dist"
             f" FROM {s}.memories WHERE {graph_owner} AND {of_model} AND in_ann IS NOT FALSE"
             f" AND {large} ORDER BY {ann} LIMIT {depth})",
             f"{name}_rest AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
-            f" FROM {s}.memories WHERE {owner} AND {of_model} AND in_ann IS FALSE"
+            f" FROM {s}.memories WHERE {owner} AND {of_model_exactly} AND in_ann IS FALSE"
             f" AND {large} ORDER BY dist LIMIT {depth})",
             # The graph walk is bounded (hnsw.max_scan_tuples, the scan's memory): among many
             # near-identical vectors of other users it can end before reaching enough of this
             # user's. Then, and only then, the user's rows are scanned exactly instead.
             f"{name}_short AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
-            f" FROM {s}.memories WHERE {owner} AND {of_model} AND {large}"
+            f" FROM {s}.memories WHERE {owner} AND {of_model_exactly} AND {large}"
             f" AND (SELECT count(*) FROM {name}_ann) + (SELECT count(*) FROM {name}_rest)"
             f" < {depth} ORDER BY dist LIMIT {depth})",
             f"{name} AS (SELECT * FROM {name}_exact UNION ALL SELECT * FROM {name}_short"
@@ -359,30 +365,36 @@ SELECT {RECORD_COLUMNS} FROM m"""
             )
         else:
             assert vector_param is not None
-            ctes += self.nearest_ctes("near", "id", filters, vector_param, depth)
+            # Each candidate carries its place in the table (``tid``), by which its row is read
+            # at the end: a read by id (a join, or a lateral lookup) was planned, before the
+            # table had statistics (every estimate one row), as a walk of the namespace's
+            # whole range of an index for each id, kept with the cached plan long after the
+            # table had grown (70-190 ms at 5,000 rows, benchmarks/results/profile.md).
+            ctes += self.nearest_ctes("near", "id, ctid AS tid", filters, vector_param, depth)
             ctes.append(
-                "sem AS MATERIALIZED (SELECT id, row_number() OVER (ORDER BY dist + 0, id) AS r"
-                " FROM near)"
+                "sem AS MATERIALIZED (SELECT id, tid,"
+                " row_number() OVER (ORDER BY dist + 0, id) AS r FROM near)"
             )
             ctes.append(
-                "kw AS MATERIALIZED (SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r"
-                f" FROM (SELECT id, ts_rank_cd(content_tsv, q.tsq, 32) AS rank"
+                "kw AS MATERIALIZED (SELECT id, tid,"
+                " row_number() OVER (ORDER BY rank DESC, id) AS r"
+                f" FROM (SELECT id, ctid AS tid, ts_rank_cd(content_tsv, q.tsq, 32) AS rank"
                 f" FROM {s}.memories, {tsq} WHERE {base} AND content_tsv @@ q.tsq"
                 f" ORDER BY rank DESC, id LIMIT {depth}) k)"
             )
             best = 2.0 / (RRF_K + 1)
             ctes.append(
-                "fused AS (SELECT id, least(1.0, (coalesce(1.0 / ("
-                f"{RRF_K} + sem.r), 0) + coalesce(1.0 / ({RRF_K} + kw.r), 0)) / {best!r})"
+                "fused AS (SELECT id, coalesce(sem.tid, kw.tid) AS tid, least(1.0, (coalesce("
+                f"1.0 / ({RRF_K} + sem.r), 0) + coalesce(1.0 / ({RRF_K} + kw.r), 0)) / {best!r})"
                 "::float8 AS score FROM sem FULL JOIN kw USING (id))"
             )
-            # Each fused id is read through the primary key. The owner is tested with ``===``
-            # (migration 3), which no B-tree serves: with ``=`` the planner read the user's
-            # B-tree range for every id (42 ids x 46 rows at 100 memories a user: 1.1 ms).
+            # The owner is tested again, with ``===`` (migration 3, no B-tree serves it), so the
+            # place is the only way in: one page per hit whatever the plan's estimates.
             ctes.append(
-                f"hits AS (SELECT m.{RECORD_COLUMNS.replace(', ', ', m.')}, f.score"
-                f" FROM fused f JOIN {s}.memories m"
-                f" ON m.namespace = $1 AND m.id = f.id AND m.user_id OPERATOR({s}.===) $2"
+                f"hits AS (SELECT m.*, f.score FROM fused f CROSS JOIN LATERAL"
+                f" (SELECT {RECORD_COLUMNS} FROM {s}.memories m WHERE m.ctid = f.tid"
+                f" AND m.namespace OPERATOR({s}.===) $1 AND m.user_id OPERATOR({s}.===) $2"
+                f" LIMIT 1) m"
                 f" WHERE f.score >= {min_score} ORDER BY f.score DESC, m.id LIMIT {limit})"
             )
         if audit is not None:

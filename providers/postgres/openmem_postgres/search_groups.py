@@ -123,7 +123,7 @@ WITH input AS (
     CROSS JOIN LATERAL (
         SELECT m.ctid AS tid, ({sql.exact_expr} <=> i.q) AS dist FROM {s}.memories m
         WHERE i.small AND m.namespace = i.namespace AND m.user_id = i.user_id
-            AND m.embedding_model = {sql.model_literal}
+            AND m.embedding_model OPERATOR({s}.===) {sql.model_literal}
             AND (i.scope_re IS NULL OR m.scope ~ i.scope_re)
             AND (cardinality(i.tag_list) = 0 OR m.tags @> i.tag_list)
             AND (NOT i.active_only OR ((m.valid_from IS NULL OR m.valid_from <= now())
@@ -133,7 +133,10 @@ WITH input AS (
     WHERE greatest(0.0, least(1.0, 1.0 - c.dist)) >= i.min_score
 ){audit}
 SELECT {m_cols}, greatest(0.0, least(1.0, 1.0 - h.dist))::float8 AS score, i.ord, i.small
-FROM sized i LEFT JOIN hits h ON h.ord = i.ord LEFT JOIN {s}.memories m ON m.ctid = h.tid
+FROM sized i LEFT JOIN hits h ON h.ord = i.ord
+-- Each hit's row by its place, whatever the table's size when the plan was made: as a plain
+-- join, a plan made on a small table read the whole table into a hash instead.
+LEFT JOIN LATERAL (SELECT * FROM {s}.memories r WHERE r.ctid = h.tid LIMIT 1) m ON true
 ORDER BY i.ord, score DESC, m.id"""
 
 

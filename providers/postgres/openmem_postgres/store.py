@@ -19,6 +19,7 @@ from openmem_postgres.options import PostgresOptions
 from openmem_postgres.queries import Statements
 from openmem_postgres.runner import PROVIDER, PooledRunner
 from openmem_postgres.search_groups import SearchGroups
+from openmem_postgres.table_statistics import StatisticsRefresh
 
 __all__ = ["OpenStore", "audit_id", "memory_id"]
 
@@ -46,12 +47,18 @@ class OpenStore:
     search_groups: SearchGroups
     """Concurrent semantic searches beyond a few in flight, answered together
     (see ``search_groups``)."""
+    statistics: StatisticsRefresh
+    """The memories table analysed as this process's adds double it (``table_statistics``)."""
     foreign_models: list[str] = field(default_factory=list)
     """Embedding models of stored rows other than ``embedder.model`` (found at open)."""
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors of ``texts``, checked for count and dimension."""
         return await embed_checked(self.embedder, texts)
+
+    def grew(self, rows: int) -> None:
+        """``rows`` memories were added (``StatisticsRefresh.added``)."""
+        self.statistics.added(rows)
 
     def not_found(self, memory_id: str) -> NotFoundError:
         """The error of a by-id verb whose id is unknown or another user's (no existence leak)."""

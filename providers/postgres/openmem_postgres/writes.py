@@ -45,6 +45,7 @@ async def add(store: OpenStore, caller: Caller, item: MemoryInput) -> MemoryReco
     args = audited_values(caller, item, vector)
     row = await store.add_groups.submit(args)
     if row is not None:
+        store.grew(1)
         return record_from_row(row)
     # The idempotency key is taken: the earlier add landed; hand back its record.
     assert item.idempotency_key is not None
@@ -143,6 +144,7 @@ async def add_many(
         caller.request_id,
     )
     created = {row["id"]: record_from_row(row) for row in rows}
+    store.grew(len(created))
     result: list[MemoryRecord | None] = [created.get(new_id) for new_id in ids]
     missing = [i for i, record in enumerate(result) if record is None]
     if missing:

@@ -1,0 +1,107 @@
+"""Fresh statistics while the memories table grows, so no cached plan outlives its table's size.
+
+The pool plans each statement once per connection and keeps that generic plan
+(``plan_cache_mode = force_generic_plan``) until the table's statistics change. A plan made
+while the table was small (a new store: a few hundred rows, no statistics, every estimate
+one row) stayed in use long after the table had grown, reading through whichever index a
+small table made look as good as any other: searches planned at 200 rows ran 2-20 times
+slower at 5,000 (benchmarks/results/profile.md), and autovacuum analyses a table a minute or
+more after it changed. Statements are written so their plans do not depend on the table's
+size (``Statements.nearest_ctes``, ``search_groups``); this is the backstop for every one.
+
+This process analyses the table whenever the rows it has added since the last analysis reach
+the table's size at that analysis (at least ``MIN_ROWS``): at most once per doubling, so a
+cached plan was made on at least half the rows it reads. ``ANALYZE`` replaces the statistics,
+and every server process plans its statements anew on their next use. It runs in the
+background on a connection of its own (the pool's are the callers'), and gives way after
+``LOCK_TIMEOUT`` to another ``ANALYZE`` or ``VACUUM`` of the table (that one refreshes the
+plans too). A failure (no privilege to analyse) is logged once and ends the refreshes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+__all__ = ["LOCK_TIMEOUT", "MIN_ROWS", "StatisticsRefresh"]
+
+_log = logging.getLogger("openmem_postgres")
+
+MIN_ROWS = 100
+"""Rows added before the first analysis of an empty, never analysed table."""
+
+LOCK_TIMEOUT = "200ms"
+"""How long an analysis waits for another ``ANALYZE`` or ``VACUUM`` of the table."""
+
+
+class StatisticsRefresh:
+    """Counts the rows this process adds; analyses the table at each doubling."""
+
+    def __init__(
+        self, url: str, table: str, *, rows: float, connect_timeout: float, stale: bool
+    ) -> None:
+        """``rows``: the table's size as last analysed (``pg_class.reltuples``, below 0 when
+        never); ``stale``: analyse as soon as possible (rows stored, never analysed)."""
+        self._url = url
+        self._table = table
+        self._connect_timeout = connect_timeout
+        self._analysed_rows = max(0.0, rows)
+        self._added = MIN_ROWS if stale else 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+        self.analyses = 0
+        """Analyses this process has run (for tests and benchmarks)."""
+
+    def start(self) -> None:
+        """Analyse now if the table was found stale at open."""
+        self.added(0)
+
+    def added(self, count: int) -> None:
+        """``count`` rows were added; start an analysis when they reach the threshold."""
+        self._added += count
+        if self._stopped or self._task is not None:
+            return
+        if self._added < max(MIN_ROWS, self._analysed_rows):
+            return
+        self._analysed_rows += self._added
+        self._added = 0
+        self._task = asyncio.get_running_loop().create_task(self._analyse(), name="openmem-analyse")
+
+    async def _analyse(self) -> None:
+        try:
+            conn = await asyncpg.connect(
+                self._url,
+                timeout=self._connect_timeout,
+                server_settings={"application_name": "openmem-analyse"},
+            )
+            try:
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                    await conn.execute(f"ANALYZE {self._table}")
+                self.analyses += 1
+                # The table's size as analysed, rows of other processes included.
+                rows = await conn.fetchval(
+                    "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", self._table
+                )
+                self._analysed_rows = max(self._analysed_rows, float(rows))
+            finally:
+                await conn.close()
+        except asyncpg.LockNotAvailableError:
+            pass  # another ANALYZE or VACUUM of the table has the plans made anew
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            _log.warning("stopped analysing %s as it grows: %r", self._table, exc)
+            self._stopped = True
+        finally:
+            self._task = None
+
+    async def aclose(self) -> None:
+        """Stop; cancel an analysis under way (the server rolls it back)."""
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,197 @@
+"""Plans made while the table was small stay good as it grows.
+
+Every store starts empty, and the pool keeps each connection's generic plan of a statement
+until the table's statistics change. Searches planned at 200 rows, before any statistics,
+read every row of the table at 5,000 rows (benchmarks/results/profile.md): through the B-tree
+of embedding models, or the namespace's whole primary key per hybrid hit, or a hash of the
+whole table for a group's rows. The statements are now written so their plans do not depend
+on the table's size, and ``table_statistics`` analyses the table as this process doubles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from openmem_postgres import PostgresProvider
+from openmem_postgres.runner import Connection
+from openmem_postgres.table_statistics import MIN_ROWS
+
+from openmem.models import MemoryInput, SearchQuery
+from openmem.provider import Caller
+
+SEARCHES = {
+    "semantic": SearchQuery(query="ferns by the window", mode="semantic"),
+    "semantic, tags": SearchQuery(query="ferns by the window", mode="semantic", tags=["t1"]),
+    "semantic, scope": SearchQuery(query="ferns by the window", mode="semantic", scope="a/b"),
+    "semantic, filters": SearchQuery(
+        query="ferns by the window", mode="semantic", filters={"k": "v"}
+    ),
+    "keyword": SearchQuery(query="ferns window", mode="keyword"),
+    "hybrid": SearchQuery(query="ferns by the window", mode="hybrid"),
+}
+
+
+def _items(user: Caller, start: int, count: int) -> list[MemoryInput]:
+    return [
+        MemoryInput(
+            content=f"note {i} of {user.user_id}: ferns by the window, watered on day {i % 7}",
+            user_id=user.user_id,
+            scope="a/b" if i % 3 == 0 else None,
+            tags=["t1"] if i % 2 else [],
+            metadata={"k": "v"} if i % 4 == 0 else {},
+        )
+        for i in range(start, start + count)
+    ]
+
+
+async def _rows_read(provider: PostgresProvider) -> int:
+    """Rows of the memories table read so far (sequentially or through an index)."""
+
+    async def read(conn: Connection) -> int:
+        # The pool has one connection: flush its pending counters, then read them.
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(
+            await conn.fetchval(
+                "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
+                " FROM pg_stat_user_tables WHERE relid = 'openmem.memories'::regclass"
+            )
+        )
+
+    return await provider.runner.run(read)
+
+
+async def test_searches_planned_on_a_small_table_read_only_their_users_rows(
+    postgres_database_url: str,
+) -> None:
+    # Narrow rows (64 dimensions), as in benchmarks/peers.py where this was found: the
+    # smaller the table's pages, the cheaper an index of every row looked.
+    provider = PostgresProvider(
+        embedder="hashing",
+        embedder_dim=64,
+        url=postgres_database_url,
+        pool_max_size=1,
+        ingest_workers=0,
+    )
+    await provider.open()
+    # The statements alone: no analysis refreshes the plans made below.
+    provider.store.statistics.added = lambda rows: None  # type: ignore[method-assign]
+    try:
+        users = [Caller("ns", f"user-{u}") for u in range(20)]
+        for user in users:
+            await provider.add_many(user, _items(user, 0, 10))
+
+        async def grouped() -> list[Any]:
+            query = SEARCHES["semantic"]
+            return await asyncio.gather(*(provider.search(users[u % 20], query) for u in range(17)))
+
+        # Planned on the one connection now, with 200 rows and no statistics.
+        for query in SEARCHES.values():
+            await provider.search(users[1], query)
+        sent: list[tuple[str, tuple[Any, ...]]] = []
+        original = provider.runner.fetch
+
+        async def capture(sql: str, *args: Any, **kw: Any) -> Any:
+            sent.append((sql, args))
+            return await original(sql, *args, **kw)
+
+        provider.runner.fetch = capture  # type: ignore[method-assign]
+        await grouped()
+        provider.runner.fetch = original  # type: ignore[method-assign]
+        group_sql, group_args = max(sent, key=lambda s: len(s[1][0]) if s[1] else 0)
+        assert len(group_args[0]) > 1
+        assert "Seq Scan" not in await _generic_plan(provider, group_sql, group_args)
+        for user in users:
+            for start in (10, 60, 110):
+                await provider.add_many(user, _items(user, start, 50))
+        # 3,200 rows, 160 a user: a plan that reads the table reads 3,200 a search.
+        for name, query in SEARCHES.items():
+            before = await _rows_read(provider)
+            hits = await provider.search(users[1], query)
+            read = await _rows_read(provider) - before
+            assert hits, name
+            assert read < 1_000, (name, read)
+        before = await _rows_read(provider)
+        await grouped()
+        read = await _rows_read(provider) - before
+        assert read < 17 * 1_000, ("grouped", read)
+    finally:
+        await provider.close()
+
+
+async def _generic_plan(provider: PostgresProvider, sql: str, args: tuple[Any, ...]) -> str:
+    """The generic plan of ``sql`` as the pool's connection would make it now."""
+    fresh = [
+        [f"{a}_plan" for a in arg]
+        if isinstance(arg, list) and str(arg[0]).startswith("aud_")
+        else arg
+        for arg in args
+    ]
+
+    async def explain(conn: Connection) -> str:
+        async with conn.transaction():
+            rows = await conn.fetch(f"EXPLAIN {sql}", *fresh)
+        return "\n".join(r[0] for r in rows)
+
+    return await provider.runner.run(explain)
+
+
+async def _analyses(provider: PostgresProvider, count: int) -> float:
+    """Wait until the provider has run ``count`` analyses; the table's size as analysed."""
+    deadline = time.monotonic() + 10
+    while provider.store.statistics.analyses < count:
+        assert time.monotonic() < deadline, "no analysis"
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert provider.store.statistics.analyses == count
+
+    async def rows(conn: Connection) -> float:
+        return float(
+            await conn.fetchval(
+                "SELECT reltuples FROM pg_class WHERE oid = 'openmem.memories'::regclass"
+            )
+        )
+
+    return await provider.runner.run(rows)
+
+
+async def test_the_table_is_analysed_each_time_this_process_doubles_it(
+    postgres_database_url: str,
+) -> None:
+    provider = PostgresProvider(embedder="hashing", url=postgres_database_url, ingest_workers=0)
+    await provider.open()
+    try:
+        user = Caller("ns", "user-0")
+        await provider.add_many(user, _items(user, 0, MIN_ROWS - 1))
+        await asyncio.sleep(0.2)
+        assert provider.store.statistics.analyses == 0
+        await provider.add(user, _items(user, MIN_ROWS - 1, 1)[0])
+        assert await _analyses(provider, 1) == MIN_ROWS
+        await provider.add_many(user, _items(user, MIN_ROWS, MIN_ROWS - 1))
+        await asyncio.sleep(0.2)
+        assert provider.store.statistics.analyses == 1
+        await provider.add(user, _items(user, 2 * MIN_ROWS - 1, 1)[0])
+        assert await _analyses(provider, 2) == 2 * MIN_ROWS
+    finally:
+        await provider.close()
+
+
+async def test_a_stored_table_never_analysed_is_analysed_at_open(
+    postgres_database_url: str,
+) -> None:
+    first = PostgresProvider(embedder="hashing", url=postgres_database_url, ingest_workers=0)
+    await first.open()
+    first.store.statistics.added = lambda rows: None  # type: ignore[method-assign]
+    user = Caller("ns", "user-0")
+    try:
+        await first.add_many(user, _items(user, 0, 30))
+    finally:
+        await first.close()
+    second = PostgresProvider(embedder="hashing", url=postgres_database_url, ingest_workers=0)
+    await second.open()
+    try:
+        assert await _analyses(second, 1) == 30
+    finally:
+        await second.close()
