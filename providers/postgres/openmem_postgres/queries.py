@@ -15,7 +15,7 @@ from openmem.scopes import scope_regex
 from openmem_postgres.migrations import sql_literal
 from openmem_postgres.rows import RECORD_COLUMNS
 
-__all__ = ["Params", "Statements"]
+__all__ = ["GRAPH_WALKS", "Params", "Statements", "graph_walk"]
 
 _AUDIT_INSERT = (
     "INSERT INTO {s}.audit (namespace, id, user_id, action, memory_id, scope, app, request_id,"
@@ -40,6 +40,16 @@ class Params:
         """Bind ``value`` and return its placeholder (``$n``)."""
         self.values.append(value)
         return f"${len(self.values)}"
+
+
+GRAPH_WALKS = (10, 30, 100, 300)
+"""The literal bounds of a graph walk (``Statements.nearest_ctes``): a few statements, not
+one per search limit."""
+
+
+def graph_walk(depth: int) -> int:
+    """The smallest of ``GRAPH_WALKS`` that holds ``depth`` rows (``depth`` past the last)."""
+    return next((walk for walk in GRAPH_WALKS if walk >= depth), depth)
 
 
 class Statements:
@@ -263,7 +273,7 @@ SELECT {RECORD_COLUMNS} FROM m"""
         )
 
     def nearest_ctes(
-        self, name: str, columns: str, filters: str, vector_param: str, depth: str
+        self, name: str, columns: str, filters: str, vector_param: str, depth: str, walk: int
     ) -> list[str]:
         """CTEs ending in ``name``: the ``depth`` nearest rows (``columns`` and ``dist``).
 
@@ -277,7 +287,11 @@ SELECT {RECORD_COLUMNS} FROM m"""
         is compared with ``===`` (migration 3: text equality that no B-tree serves and the
         planner estimates as unselective), so every plan, generic or custom, with fresh
         statistics or stale, walks the graph instead of reading all of a large user's rows
-        and sorting them (10 ms for 10,000 rows, where the graph takes 2-3 ms).
+        and sorting them (10 ms for 10,000 rows, where the graph takes 2-3 ms). The walk is
+        bounded by a literal, ``walk`` (``graph_walk``: at least ``depth``), as well: under a
+        parameter the generic plan assumes a tenth of the table is wanted, and once the
+        statistics showed one user holding every row it chose a scan and a sort of them all
+        (18-20 ms for 10,000 rows, against 8 ms through the graph).
         """
         s = self.schema
         # The graph branch names the model with ``=``: the partial HNSW index is the model's,
@@ -296,9 +310,9 @@ SELECT {RECORD_COLUMNS} FROM m"""
             f"{name}_exact AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
             f" FROM {s}.memories WHERE {owner} AND {of_model_exactly} AND (SELECT small FROM size)"
             f" ORDER BY dist LIMIT {depth})",
-            f"{name}_ann AS MATERIALIZED (SELECT {columns}, ({ann}) AS dist"
+            f"{name}_ann AS MATERIALIZED (SELECT * FROM (SELECT {columns}, ({ann}) AS dist"
             f" FROM {s}.memories WHERE {graph_owner} AND {of_model} AND in_ann IS NOT FALSE"
-            f" AND {large} ORDER BY {ann} LIMIT {depth})",
+            f" AND {large} ORDER BY {ann} LIMIT {walk}) walked ORDER BY dist LIMIT {depth})",
             f"{name}_rest AS MATERIALIZED (SELECT {columns}, ({exact}) AS dist"
             f" FROM {s}.memories WHERE {owner} AND {of_model_exactly} AND in_ann IS FALSE"
             f" AND {large} ORDER BY dist LIMIT {depth})",
@@ -325,10 +339,13 @@ SELECT {RECORD_COLUMNS} FROM m"""
         active_only: bool,
         limit: str,
         depth: str,
+        walk: int,
         min_score: str,
         audit: str | None,
     ) -> str:
         """One statement: candidates, scores in [0, 1], ``min_score``, and the audit row.
+
+        ``walk`` bounds a graph walk as a literal (``graph_walk`` of the depth).
 
         ``audit`` is the ``INSERT ... SELECT`` of the audit row (it may read ``hits``), or
         None when reads are not audited.
@@ -346,7 +363,7 @@ SELECT {RECORD_COLUMNS} FROM m"""
             ctes.append(self.user_size_cte())
         if mode == "semantic":
             assert vector_param is not None
-            ctes += self.nearest_ctes("cand", RECORD_COLUMNS, filters, vector_param, depth)
+            ctes += self.nearest_ctes("cand", RECORD_COLUMNS, filters, vector_param, depth, walk)
             ctes.append(
                 "hits AS (SELECT * FROM (SELECT cand.*,"
                 " greatest(0.0, least(1.0, 1.0 - dist))::float8 AS score FROM cand) c"
@@ -370,7 +387,7 @@ SELECT {RECORD_COLUMNS} FROM m"""
             # table had statistics (every estimate one row), as a walk of the namespace's
             # whole range of an index for each id, kept with the cached plan long after the
             # table had grown (70-190 ms at 5,000 rows, benchmarks/results/profile.md).
-            ctes += self.nearest_ctes("near", "id, ctid AS tid", filters, vector_param, depth)
+            ctes += self.nearest_ctes("near", "id, ctid AS tid", filters, vector_param, depth, walk)
             ctes.append(
                 "sem AS MATERIALIZED (SELECT id, tid,"
                 " row_number() OVER (ORDER BY dist + 0, id) AS r FROM near)"

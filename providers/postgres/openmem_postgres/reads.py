@@ -27,7 +27,7 @@ from openmem.models import (
 from openmem.provider import Caller
 from openmem.scopes import scope_regex
 from openmem_postgres.model_check import refuse_mixed_models
-from openmem_postgres.queries import Params
+from openmem_postgres.queries import Params, graph_walk
 from openmem_postgres.rows import (
     RECORD_COLUMNS,
     audit_from_row,
@@ -256,6 +256,7 @@ def _statement(
         active_only=not include_inactive,
         limit=p(limit),
         depth=p(depth),
+        walk=graph_walk(depth),
         min_score=p(min_score or 0.0),
         audit=audit_cte,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from openmem_postgres import PostgresProvider
+from openmem_postgres.queries import GRAPH_WALKS, graph_walk
 from openmem_postgres.runner import Connection
 
 from openmem.models import ContextQuery, MemoryInput, SearchHit, SearchMode, SearchQuery
@@ -408,7 +409,8 @@ async def test_searches_reuse_one_generic_plan(postgres_url: str, caller: Caller
         )
         for n in range(12):
             other = Caller(caller.namespace, f"{caller.user_id}-{n}")
-            query = SearchQuery(query=f"note {n}", mode="semantic", limit=n + 1)
+            # Limits of one graph-walk bound (``queries.GRAPH_WALKS``): one statement text.
+            query = SearchQuery(query=f"note {n}", mode="semantic", limit=n % 10 + 1)
             await provider.search(other, query)
 
         async def plans(conn: Connection) -> list[tuple[int, int]]:
@@ -608,3 +610,20 @@ async def test_users_crossing_the_bound_together_lose_no_add(
     assert [o for o in outcomes if isinstance(o, BaseException)] == []
     for caller in users:
         assert await _in_graph(ann_provider, caller) == [True] * 20
+
+
+def test_a_graph_walk_is_bounded_by_a_literal_of_a_few() -> None:
+    """The walk's bound is a literal so a generic plan knows it is short (a parameter is
+    costed as a tenth of the table), and one of a few, so limits share statements."""
+    assert [graph_walk(d) for d in (1, 10, 11, 30, 31, 100, 101, 300)] == [
+        10,
+        10,
+        30,
+        30,
+        100,
+        100,
+        300,
+        300,
+    ]
+    assert graph_walk(301) == 301
+    assert set(map(graph_walk, range(1, 301))) == set(GRAPH_WALKS)
