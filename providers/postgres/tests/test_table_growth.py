@@ -164,12 +164,15 @@ async def test_the_table_is_analysed_each_time_this_process_doubles_it(
     await provider.open()
     try:
         user = Caller("ns", "user-0")
-        await provider.add_many(user, _items(user, 0, MIN_ROWS - 1))
+        for start in range(0, MIN_ROWS - 1, 100):
+            await provider.add_many(user, _items(user, start, min(100, MIN_ROWS - 1 - start)))
         await asyncio.sleep(0.2)
         assert provider.store.statistics.analyses == 0
         await provider.add(user, _items(user, MIN_ROWS - 1, 1)[0])
         assert await _analyses(provider, 1) == MIN_ROWS
-        await provider.add_many(user, _items(user, MIN_ROWS, MIN_ROWS - 1))
+        for start in range(MIN_ROWS, 2 * MIN_ROWS - 1, 100):
+            count = min(100, 2 * MIN_ROWS - 1 - start)
+            await provider.add_many(user, _items(user, start, count))
         await asyncio.sleep(0.2)
         assert provider.store.statistics.analyses == 1
         await provider.add(user, _items(user, 2 * MIN_ROWS - 1, 1)[0])
