@@ -48,7 +48,7 @@ class OpenStore:
     """Concurrent semantic searches beyond a few in flight, answered together
     (see ``search_groups``)."""
     statistics: StatisticsRefresh
-    """The memories table analysed as this process's adds double it (``table_statistics``)."""
+    """The memories table analysed as this process's adds quadruple it (``table_statistics``)."""
     foreign_models: list[str] = field(default_factory=list)
     """Embedding models of stored rows other than ``embedder.model`` (found at open)."""
 

@@ -5,7 +5,7 @@ until the table's statistics change. Searches planned at 200 rows, before any st
 read every row of the table at 5,000 rows (benchmarks/results/profile.md): through the B-tree
 of embedding models, or the namespace's whole primary key per hybrid hit, or a hash of the
 whole table for a group's rows. The statements are now written so their plans do not depend
-on the table's size, and ``table_statistics`` analyses the table as this process doubles it.
+on the table's size, and ``table_statistics`` analyses the table as this process grows it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from openmem_postgres import PostgresProvider
 from openmem_postgres.runner import Connection
-from openmem_postgres.table_statistics import MIN_ROWS
+from openmem_postgres.table_statistics import GROWTH, MIN_ROWS
 
 from openmem.models import MemoryInput, SearchQuery
 from openmem.provider import Caller
@@ -157,26 +157,31 @@ async def _analyses(provider: PostgresProvider, count: int) -> float:
     return await provider.runner.run(rows)
 
 
-async def test_the_table_is_analysed_each_time_this_process_doubles_it(
+async def test_the_table_is_analysed_each_time_this_process_quadruples_it(
     postgres_database_url: str,
 ) -> None:
-    provider = PostgresProvider(embedder="hashing", url=postgres_database_url, ingest_workers=0)
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_database_url, ingest_workers=0, max_batch_size=1_000
+    )
     await provider.open()
     try:
         user = Caller("ns", "user-0")
-        for start in range(0, MIN_ROWS - 1, 100):
-            await provider.add_many(user, _items(user, start, min(100, MIN_ROWS - 1 - start)))
+
+        async def add(start: int, stop: int) -> None:
+            for first in range(start, stop, 1_000):
+                await provider.add_many(user, _items(user, first, min(1_000, stop - first)))
+
+        await add(0, MIN_ROWS - 1)
         await asyncio.sleep(0.2)
         assert provider.store.statistics.analyses == 0
-        await provider.add(user, _items(user, MIN_ROWS - 1, 1)[0])
+        await add(MIN_ROWS - 1, MIN_ROWS)
         assert await _analyses(provider, 1) == MIN_ROWS
-        for start in range(MIN_ROWS, 2 * MIN_ROWS - 1, 100):
-            count = min(100, 2 * MIN_ROWS - 1 - start)
-            await provider.add_many(user, _items(user, start, count))
+        quadrupled = (GROWTH + 1) * MIN_ROWS
+        await add(MIN_ROWS, quadrupled - 1)
         await asyncio.sleep(0.2)
         assert provider.store.statistics.analyses == 1
-        await provider.add(user, _items(user, 2 * MIN_ROWS - 1, 1)[0])
-        assert await _analyses(provider, 2) == 2 * MIN_ROWS
+        await add(quadrupled - 1, quadrupled)
+        assert await _analyses(provider, 2) == quadrupled
     finally:
         await provider.close()
 
