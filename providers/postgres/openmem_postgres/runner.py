@@ -92,7 +92,8 @@ class PooledRunner:
             conn = await self._acquire()
             work = op(conn) if owned else asyncio.ensure_future(op(conn))
             try:
-                # Shielded: cancelling the caller does not cancel the statement (see above).
+                # A caller's is shielded: cancelling the caller does not cancel the statement
+                # (see above). An owned one is awaited as it is.
                 result = await (work if owned else asyncio.shield(work))
             except asyncio.CancelledError:
                 if isinstance(work, asyncio.Future) and not work.done():

@@ -12,11 +12,11 @@ size (``Statements.nearest_ctes``, ``search_groups``); this is the backstop for 
 This process analyses the table whenever the rows it has added since the last analysis reach
 ``GROWTH`` times the table's size at that analysis (at least ``MIN_ROWS``): at most once each
 time the table quadruples, so a cached plan was made on at least a quarter of the rows it
-reads. ``ANALYZE`` replaces the statistics,
-and every server process plans its statements anew on their next use. It runs in the
-background on a connection of its own (the pool's are the callers'), and gives way after
-``LOCK_TIMEOUT`` to another ``ANALYZE`` or ``VACUUM`` of the table (that one refreshes the
-plans too). A failure (no privilege to analyse) is logged once and ends the refreshes.
+reads. ``ANALYZE`` replaces the statistics, and every server process plans its statements
+anew on their next use. It runs in the background on a connection of its own (the pool's are
+the callers'), and gives way after ``LOCK_TIMEOUT`` to another ``ANALYZE`` or ``VACUUM`` of
+the table (that one refreshes the plans too; the next is due at the next quadrupling). A
+failure (no privilege to analyse, no connection) is logged once and ends the refreshes.
 """
 
 from __future__ import annotations

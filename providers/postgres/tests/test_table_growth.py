@@ -11,12 +11,15 @@ on the table's size, and ``table_statistics`` analyses the table as this process
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
+import asyncpg
+import pytest
 from openmem_postgres import PostgresProvider
 from openmem_postgres.runner import Connection
-from openmem_postgres.table_statistics import GROWTH, MIN_ROWS
+from openmem_postgres.table_statistics import GROWTH, MIN_ROWS, StatisticsRefresh
 
 from openmem.models import MemoryInput, SearchQuery
 from openmem.provider import Caller
@@ -203,3 +206,53 @@ async def test_a_stored_table_never_analysed_is_analysed_at_open(
         assert await _analyses(second, 1) == 30
     finally:
         await second.close()
+
+
+async def test_an_analysis_gives_way_to_one_under_way_and_the_refresh_goes_on(
+    postgres_database_url: str,
+) -> None:
+    """Another ANALYZE or VACUUM holds the table (its lock taken here): the analysis gives way
+    after ``LOCK_TIMEOUT`` instead of holding a connection, and the next one still comes."""
+    provider = PostgresProvider(
+        embedder="hashing", url=postgres_database_url, ingest_workers=0, max_batch_size=1_000
+    )
+    await provider.open()
+    holder = await asyncpg.connect(postgres_database_url)
+    try:
+        user = Caller("ns", "user-0")
+        await holder.execute("BEGIN")
+        await holder.execute("LOCK TABLE openmem.memories IN SHARE UPDATE EXCLUSIVE MODE")
+        await provider.add_many(user, _items(user, 0, MIN_ROWS))  # inserts are not blocked
+        await asyncio.sleep(1.0)
+        assert provider.store.statistics.analyses == 0
+        waiting = await holder.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'openmem-analyse'"
+        )
+        assert waiting == 0  # gave way and went, not queued behind the lock
+        await holder.execute("ROLLBACK")
+        quadrupled = (GROWTH + 1) * MIN_ROWS
+        for start in range(MIN_ROWS, quadrupled, 1_000):
+            await provider.add_many(user, _items(user, start, 1_000))
+        assert await _analyses(provider, 1) == quadrupled
+    finally:
+        await holder.close()
+        await provider.close()
+
+
+async def test_a_refresh_that_cannot_analyse_says_so_once_and_stops(
+    postgres_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    refresh = StatisticsRefresh(
+        postgres_database_url, "openmem.no_such_table", rows=0, connect_timeout=5, stale=False
+    )
+    with caplog.at_level(logging.WARNING, logger="openmem_postgres"):
+        refresh.added(MIN_ROWS)
+        deadline = time.monotonic() + 10
+        while not caplog.records:
+            assert time.monotonic() < deadline, "no warning"
+            await asyncio.sleep(0.01)
+        refresh.added(100 * MIN_ROWS)
+        await asyncio.sleep(0.3)
+        await refresh.aclose()
+    assert [r.getMessage().startswith("stopped analysing") for r in caplog.records] == [True]
+    assert refresh.analyses == 0
