@@ -25,6 +25,7 @@ as any cancelled write may. A retry of an add with the same idempotency key retu
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -73,6 +74,8 @@ class StatementGroups(Generic[ArgsT, ResultT]):
         self._in_flight = 0
         self._queue: list[Queued[ArgsT, ResultT]] = []
         self._flushes: set[asyncio.Task[None]] = set()
+        self._answered: deque[tuple[Queued[ArgsT, ResultT], ResultT | BaseException]] = deque()
+        self._settler: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
@@ -127,7 +130,9 @@ class StatementGroups(Generic[ArgsT, ResultT]):
         finally:
             self._in_flight -= 1
             self._flush_queued()
-        await _settle_a_few_per_iteration(group, outcomes)
+        self._answered.extend(zip(group, outcomes, strict=True))
+        if self._settler is None:
+            self._settler = asyncio.get_running_loop().create_task(self._settle_in_turn())
 
     async def _outcome(self, queued: Queued[ArgsT, ResultT]) -> ResultT | BaseException:
         if queued.done.done():  # its caller gave up meanwhile: do not run it
@@ -151,6 +156,29 @@ class StatementGroups(Generic[ArgsT, ResultT]):
             _done, late = await asyncio.wait(pending, timeout=grace)
             for task in late:
                 task.cancel()
+        while self._answered:  # whoever is still to be answered is answered at once
+            _settle_one(*self._answered.popleft())
+
+    async def _settle_in_turn(self) -> None:
+        """Answer the callers of every finished group, ``SETTLED_PER_ITERATION`` per loop
+        iteration in all, in the order their groups finished.
+
+        One task for all groups: when the next group finished before the callers of the one
+        before were all answered, two groups' turns in the same iterations resumed twice as
+        many callers each. Whatever stops it early, nobody is left waiting: the rest are
+        answered at once (``aclose`` answers them itself).
+        """
+        answered = self._answered
+        try:
+            while answered:
+                for _ in range(min(SETTLED_PER_ITERATION, len(answered))):
+                    _settle_one(*answered.popleft())
+                if answered:
+                    await asyncio.sleep(0)
+        finally:
+            while answered:
+                _settle_one(*answered.popleft())
+            self._settler = None
 
 
 AddGroups = StatementGroups[AddArgs, asyncpg.Record | None]
@@ -167,33 +195,18 @@ iteration of 3.5-4 ms, the loop lag's p99; two per iteration keep an iteration n
 and let timers and I/O in between (benchmarks/results/profile.md)."""
 
 
-async def _settle_a_few_per_iteration(
-    group: Sequence[Queued[Any, Any]], outcomes: Sequence[Any]
-) -> None:
-    """``_settle`` the group ``SETTLED_PER_ITERATION`` calls per loop iteration.
-
-    Whatever stops this task early (cancellation at ``aclose``), nobody is left waiting:
-    the rest are settled at once.
-    """
-    done = 0
-    try:
-        while done < len(group):
-            step = done + SETTLED_PER_ITERATION
-            _settle(group[done:step], outcomes[done:step])
-            done = step
-            if done < len(group):
-                await asyncio.sleep(0)
-    finally:
-        _settle(group[done:], outcomes[done:])
-
-
 def _settle(group: Sequence[Queued[Any, Any]], outcomes: Sequence[Any]) -> None:
     for queued, outcome in zip(group, outcomes, strict=True):
-        if queued.done.done():
-            continue
-        if isinstance(outcome, asyncio.CancelledError):
-            queued.done.cancel()
-        elif isinstance(outcome, BaseException):
-            queued.done.set_exception(outcome)
-        else:
-            queued.done.set_result(outcome)
+        _settle_one(queued, outcome)
+
+
+def _settle_one(queued: Queued[Any, Any], outcome: Any) -> None:
+    """Hand ``outcome`` to the caller waiting on ``queued`` (unless it gave up)."""
+    if queued.done.done():
+        return
+    if isinstance(outcome, asyncio.CancelledError):
+        queued.done.cancel()
+    elif isinstance(outcome, BaseException):
+        queued.done.set_exception(outcome)
+    else:
+        queued.done.set_result(outcome)

@@ -30,9 +30,9 @@ from openmem.models import (
 )
 from openmem.provider import Caller
 from openmem_postgres.ingest_schema import IngestStatements
-from openmem_postgres.rows import encode_vector
 from openmem_postgres.runner import PROVIDER, Connection
-from openmem_postgres.store import OpenStore, audit_id, memory_id
+from openmem_postgres.store import OpenStore, memory_id
+from openmem_postgres.writes import many_values
 
 __all__ = [
     "ClaimedJob",
@@ -218,25 +218,13 @@ async def _insert(
     items = [job.items[i] for i in todo]
     rows = await conn.fetch(
         store.statements.add_many,
-        job.namespace,
-        job.user_id,
-        [job.queued_ids[i] for i in todo],
-        [i.agent_id for i in items],
-        [i.session_id for i in items],
-        [i.scope for i in items],
-        # Lists of lists would bind as 2-D arrays; each list goes as JSON text instead.
-        [json.dumps(i.tags) for i in items],
-        [i.source.model_dump(exclude_none=True) if i.source else None for i in items],
-        [i.metadata for i in items],
-        [i.extensions for i in items],
-        [i.confidence for i in items],
-        [i.valid_from for i in items],
-        [i.valid_to for i in items],
-        [json.dumps(i.supersedes) for i in items],
-        [i.content for i in items],
-        [encode_vector(vectors[i]) for i in todo],
-        [i.idempotency_key for i in items],
-        [audit_id() for _ in items],
+        *many_values(
+            job.namespace,
+            job.user_id,
+            [job.queued_ids[i] for i in todo],
+            items,
+            [vectors[i] for i in todo],
+        ),
         job.app,
         job.request_id,
     )

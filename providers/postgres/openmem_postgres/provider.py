@@ -128,10 +128,9 @@ class PostgresProvider(Provider[PostgresOptions]):
                 runner, statements, audited=opts.audit_reads, limit=searches_in_flight
             ),
             statistics=StatisticsRefresh(
-                url,
+                runner,
                 f"{opts.db_schema}.memories",
                 rows=connected.table_rows,
-                connect_timeout=opts.connect_timeout,
                 stale=connected.table_stale,
             ),
             foreign_models=connected.foreign_models,

@@ -105,10 +105,12 @@ SELECT {record_cols} FROM ins"""
 SELECT {record_cols}, idempotency_key, content AS stored_content FROM {s}.memories
 WHERE namespace = $1 AND user_id = $2 AND idempotency_key = ANY($3::text[])"""
 
+        # Multi-row statements read their arguments as columns (``unnest_columns``): a column
+        # no row sets comes as NULL, JSON as text (an empty one as NULL, read as empty).
         self.add_many = f"""
 WITH input AS (
     SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::float8[], $12::timestamptz[],
+        $8::text[], $9::text[], $10::text[], $11::float8[], $12::timestamptz[],
         $13::timestamptz[], $14::text[], $15::text[], $16::vector[], $17::text[], $18::text[])
     WITH ORDINALITY AS i(id, agent_id, session_id, scope, tags, source, metadata, extensions,
         confidence, valid_from, valid_to, supersedes, content, embedding, idempotency_key,
@@ -118,7 +120,8 @@ WITH input AS (
         metadata, extensions, confidence, valid_from, valid_to, supersedes, content, embedding,
         embedding_model, idempotency_key)
     SELECT $1, i.id, $2, i.agent_id, i.session_id, i.scope,
-        ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.source, i.metadata, i.extensions,
+        ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.source::jsonb,
+        coalesce(i.metadata::jsonb, '{{}}'), coalesce(i.extensions::jsonb, '{{}}'),
         i.confidence, i.valid_from, i.valid_to,
         ARRAY(SELECT jsonb_array_elements_text(i.supersedes::jsonb)), i.content, i.embedding,
         {self.model_literal}, i.idempotency_key
@@ -136,7 +139,7 @@ SELECT {record_cols} FROM ins"""
         self.add_group = f"""
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-        $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::float8[],
+        $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[],
         $12::timestamptz[], $13::timestamptz[], $14::text[], $15::text[], $16::vector[],
         $17::text[], $18::text[], $19::text[], $20::text[])
     WITH ORDINALITY AS i(namespace, user_id, id, agent_id, session_id, scope, tags, source,
@@ -147,7 +150,8 @@ WITH input AS (
         metadata, extensions, confidence, valid_from, valid_to, supersedes, content, embedding,
         embedding_model, idempotency_key)
     SELECT i.namespace, i.id, i.user_id, i.agent_id, i.session_id, i.scope,
-        ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.source, i.metadata, i.extensions,
+        ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.source::jsonb,
+        coalesce(i.metadata::jsonb, '{{}}'), coalesce(i.extensions::jsonb, '{{}}'),
         i.confidence, i.valid_from, i.valid_to,
         ARRAY(SELECT jsonb_array_elements_text(i.supersedes::jsonb)), i.content, i.embedding,
         {self.model_literal}, i.idempotency_key

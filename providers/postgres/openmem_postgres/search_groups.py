@@ -19,9 +19,10 @@ metadata filters, and keyword and hybrid searches, always run alone.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -31,6 +32,7 @@ from openmem_postgres.group_commit import StatementGroups
 from openmem_postgres.queries import Statements
 from openmem_postgres.rows import RECORD_COLUMNS, encode_vector
 from openmem_postgres.runner import PROVIDER, PooledRunner
+from openmem_postgres.unnest_columns import column, json_column
 
 __all__ = ["GROUP_MAX_SEARCHES", "SearchCall", "SearchGroups", "group_statement", "search_groups"]
 
@@ -42,6 +44,8 @@ longest (lag p99 3.2 ms at c=32), at 16 the lag p99 was 2.6 ms for the same thro
 
 _COLUMNS = [c.strip() for c in RECORD_COLUMNS.split(",")]
 _WIDTH = len(_COLUMNS)
+_PLACE = itemgetter(_WIDTH + 1)
+_USER = itemgetter(_COLUMNS.index("user_id"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,30 +162,33 @@ def search_groups(
             [encode_vector(c.vector) for c in calls],
             [c.limit for c in calls],
             [c.min_score for c in calls],
-            [c.scope_regex for c in calls],
-            [json.dumps(list(c.tags)) for c in calls],
+            column(c.scope_regex for c in calls),
+            json_column((list(c.tags) for c in calls), empty_is_null=True),
             [c.active_only for c in calls],
             [c.audit_id for c in calls],
             [c.action for c in calls],
-            [c.scope for c in calls],
-            [c.app for c in calls],
-            [c.request_id for c in calls],
+            column(c.scope for c in calls),
+            column(c.app for c in calls),
+            column(c.request_id for c in calls),
             owned=True,  # awaited by the group's flush task, never by a caller
         )
         hits: list[list[asyncpg.Record]] = [[] for _ in calls]
         alone: list[int] = []
-        for row in rows:
-            index = row[_WIDTH + 1] - 1
-            if not row[_WIDTH + 2]:
-                alone.append(index)
-            elif row[0] is not None:
+        # One search's rows at a time (they come ordered by its place), taken apart by the
+        # driver's own iteration: a loop in Python over every row was the group's longest
+        # step on the event loop (benchmarks/results/profile.md).
+        for place, rows_of_search in groupby(rows, key=_PLACE):
+            found = list(rows_of_search)
+            if not found[0][_WIDTH + 2]:
+                alone.append(place - 1)
+            elif found[0][0] is not None:  # a search without hits has one row of NULLs
                 # The statement takes each search's user from its own input row; a row of
                 # anyone else would be a defect of the statement, never an answer to give.
-                if row[1] != calls[index].user_id:
+                if set(map(_USER, found)) != {calls[place - 1].user_id}:
                     raise ProviderError(
                         "a grouped search read another user's row", provider=PROVIDER
                     )
-                hits[index].append(row)
+                hits[place - 1] = found
         if alone:
             answers = await asyncio.gather(*(search_one(calls[i]) for i in alone))
             for index, answer in zip(alone, answers, strict=True):

@@ -13,10 +13,13 @@ This process analyses the table whenever the rows it has added since the last an
 ``GROWTH`` times the table's size at that analysis (at least ``MIN_ROWS``): at most once each
 time the table quadruples, so a cached plan was made on at least a quarter of the rows it
 reads. ``ANALYZE`` replaces the statistics, and every server process plans its statements
-anew on their next use. It runs in the background on a connection of its own (the pool's are
-the callers'), and gives way after ``LOCK_TIMEOUT`` to another ``ANALYZE`` or ``VACUUM`` of
-the table (that one refreshes the plans too; the next is due at the next quadrupling). A
-failure (no privilege to analyse, no connection) is logged once and ends the refreshes.
+anew on their next use. It runs in the background, in a transaction on a connection of the
+pool (a connection of its own cost a server process forked and a log-in for each analysis,
+beside the callers' statements: the event loop's longest stalls while a store grew,
+benchmarks/results/profile.md), and gives way after ``LOCK_TIMEOUT`` to another ``ANALYZE``
+or ``VACUUM`` of the table (that one refreshes the plans too; the next is due at the next
+quadrupling). A failure (no privilege to analyse, no connection) is logged once and ends
+the refreshes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ import contextlib
 import logging
 
 import asyncpg
+
+from openmem.errors import OMPError
+from openmem_postgres.handoff import Connection
+from openmem_postgres.runner import PooledRunner
 
 __all__ = ["COLUMNS", "GROWTH", "LOCK_TIMEOUT", "MIN_ROWS", "StatisticsRefresh"]
 
@@ -56,14 +63,11 @@ LOCK_TIMEOUT = "200ms"
 class StatisticsRefresh:
     """Counts the rows this process adds; analyses the table each time it quadruples."""
 
-    def __init__(
-        self, url: str, table: str, *, rows: float, connect_timeout: float, stale: bool
-    ) -> None:
+    def __init__(self, runner: PooledRunner, table: str, *, rows: float, stale: bool) -> None:
         """``rows``: the table's size as last analysed (``pg_class.reltuples``, below 0 when
         never); ``stale``: analyse as soon as possible (rows stored, never analysed)."""
-        self._url = url
+        self._runner = runner
         self._table = table
-        self._connect_timeout = connect_timeout
         self._analysed_rows = max(0.0, rows)
         self._added = MIN_ROWS if stale else 0
         self._task: asyncio.Task[None] | None = None
@@ -87,31 +91,35 @@ class StatisticsRefresh:
         self._task = asyncio.get_running_loop().create_task(self._analyse(), name="openmem-analyse")
 
     async def _analyse(self) -> None:
+        outcome: float | Exception
         try:
-            conn = await asyncpg.connect(
-                self._url,
-                timeout=self._connect_timeout,
-                server_settings={"application_name": "openmem-analyse"},
-            )
-            try:
-                async with conn.transaction():
-                    await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                    await conn.execute(f"ANALYZE {self._table} ({COLUMNS})")
-                self.analyses += 1
-                # The table's size as analysed, rows of other processes included.
-                rows = await conn.fetchval(
-                    "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", self._table
-                )
-                self._analysed_rows = max(self._analysed_rows, float(rows))
-            finally:
-                await conn.close()
-        except asyncpg.LockNotAvailableError:
-            pass  # another ANALYZE or VACUUM of the table has the plans made anew
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            _log.warning("stopped analysing %s as it grows: %r", self._table, exc)
-            self._stopped = True
+            outcome = await self._runner.run(self._analyse_on)
+        except OMPError as exc:  # no connection, or the driver gave up
+            outcome = exc
         finally:
             self._task = None
+        if isinstance(outcome, asyncpg.LockNotAvailableError):
+            return  # another ANALYZE or VACUUM of the table has the plans made anew
+        if isinstance(outcome, Exception):
+            _log.warning("stopped analysing %s as it grows: %r", self._table, outcome)
+            self._stopped = True
+            return
+        self.analyses += 1
+        self._analysed_rows = max(self._analysed_rows, outcome)
+
+    async def _analyse_on(self, conn: Connection) -> float | asyncpg.PostgresError:
+        """Analyse on ``conn``: the table's size as analysed (rows of other processes
+        included), or the server's refusal (handled above, not logged as a failed call)."""
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                await conn.execute(f"ANALYZE {self._table} ({COLUMNS})")
+        except asyncpg.PostgresError as exc:
+            return exc
+        rows = await conn.fetchval(
+            "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", self._table
+        )
+        return float(rows)
 
     async def aclose(self) -> None:
         """Stop; cancel an analysis under way (the server rolls it back)."""

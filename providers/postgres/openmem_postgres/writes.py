@@ -6,7 +6,6 @@ or not at all, and a write cancelled at any point leaves nothing half done.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from openmem_postgres.replay import replayed_records
 from openmem_postgres.rows import encode_vector, record_from_row
 from openmem_postgres.runner import PROVIDER, PooledRunner
 from openmem_postgres.store import OpenStore, audit_id, memory_id
+from openmem_postgres.unnest_columns import column, json_column
 
 __all__ = [
     "add",
@@ -30,6 +30,7 @@ __all__ = [
     "audited_values",
     "delete",
     "forget_user",
+    "many_values",
     "memory_values",
     "source_json",
     "update",
@@ -71,24 +72,24 @@ def add_groups(
             ns,
             users,
             ids,
-            agents,
-            sessions,
-            scopes,
+            column(agents),
+            column(sessions),
+            column(scopes),
             # Lists of lists would bind as 2-D arrays; each list goes as JSON text instead.
-            [json.dumps(t) for t in tags],
-            sources,
-            metadata,
-            extensions,
-            confidence,
-            valid_from,
-            valid_to,
-            [json.dumps(s) for s in supersedes],
+            json_column(tags, empty_is_null=True),
+            json_column(sources, empty_is_null=False),
+            json_column(metadata, empty_is_null=True),
+            json_column(extensions, empty_is_null=True),
+            column(confidence),
+            column(valid_from),
+            column(valid_to),
+            json_column(supersedes, empty_is_null=True),
             content,
             [encode_vector(v) for v in vectors],
-            keys,
+            column(keys),
             audit_ids,
-            apps,
-            request_ids,
+            column(apps),
+            column(request_ids),
             owned=True,  # awaited by the group's flush task, never by a caller
         )
         by_id = {row["id"]: row for row in rows}
@@ -121,25 +122,7 @@ async def add_many(
     ids = [memory_id() for _ in items]
     rows = await store.runner.fetch(
         store.statements.add_many,
-        caller.namespace,
-        caller.user_id,
-        ids,
-        [i.agent_id for i in items],
-        [i.session_id for i in items],
-        [i.scope for i in items],
-        # Lists of lists would bind as 2-D arrays; each list goes as JSON text instead.
-        [json.dumps(i.tags) for i in items],
-        [source_json(i) for i in items],
-        [i.metadata for i in items],
-        [i.extensions for i in items],
-        [i.confidence for i in items],
-        [i.valid_from for i in items],
-        [i.valid_to for i in items],
-        [json.dumps(i.supersedes) for i in items],
-        [i.content for i in items],
-        [encode_vector(v) for v in vectors],
-        [i.idempotency_key for i in items],
-        [audit_id() for _ in items],
+        *many_values(caller.namespace, caller.user_id, ids, items, vectors),
         caller.app,
         caller.request_id,
     )
@@ -231,6 +214,38 @@ async def forget_user(store: OpenStore, caller: Caller) -> int:
         caller.request_id,
     )
     return int(count or 0)
+
+
+def many_values(
+    namespace: str,
+    user_id: str,
+    ids: Sequence[str],
+    items: Sequence[MemoryInput],
+    vectors: Sequence[Sequence[float]],
+) -> tuple[Any, ...]:
+    """``$1..$18`` of ``queries.add_many``: the items column by column (``unnest_columns``),
+    each with its new id and vector and a new audit row id."""
+    return (
+        namespace,
+        user_id,
+        list(ids),
+        column(i.agent_id for i in items),
+        column(i.session_id for i in items),
+        column(i.scope for i in items),
+        # Lists of lists would bind as 2-D arrays; each list goes as JSON text instead.
+        json_column((i.tags for i in items), empty_is_null=True),
+        json_column((source_json(i) for i in items), empty_is_null=False),
+        json_column((i.metadata for i in items), empty_is_null=True),
+        json_column((i.extensions for i in items), empty_is_null=True),
+        column(i.confidence for i in items),
+        column(i.valid_from for i in items),
+        column(i.valid_to for i in items),
+        json_column((i.supersedes for i in items), empty_is_null=True),
+        [i.content for i in items],
+        [encode_vector(v) for v in vectors],
+        column(i.idempotency_key for i in items),
+        [audit_id() for _ in items],
+    )
 
 
 def memory_values(caller: Caller, item: MemoryInput, vector: list[float] | None) -> tuple[Any, ...]:

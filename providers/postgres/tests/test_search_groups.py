@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 from openmem_postgres import PostgresProvider
+from openmem_postgres.rows import RECORD_COLUMNS
+from openmem_postgres.search_groups import SearchCall, search_groups
 
+from openmem.errors import ProviderError
 from openmem.models import AuditQuery, ListQuery, MemoryInput, SearchHit, SearchQuery
 from openmem.provider import Caller
 
@@ -222,3 +225,68 @@ async def test_groups_without_read_audit_write_no_audit_rows(
             assert await prov.audit(caller, AuditQuery(action="search", limit=10)) == []
     finally:
         await prov.close()
+
+
+class _AnsweringRunner:
+    """A runner whose group statement answers with the given rows; a search run alone
+    answers with a marker row of its own."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+        self.alone: list[str] = []
+
+    async def fetch(self, statement: str, *args: Any, **kw: Any) -> list[Any]:
+        if statement == "single":
+            self.alone.append(args[0])
+            return [("alone", args[0])]
+        return self.rows
+
+
+def _call(user: str) -> SearchCall:
+    return SearchCall(
+        single=lambda: ("single", [user]),
+        namespace="ns",
+        user_id=user,
+        vector=[0.0],
+        limit=10,
+        min_score=0.0,
+        scope_regex=None,
+        tags=[],
+        active_only=True,
+        audit_id="aud",
+        action="search",
+        scope=None,
+        app=None,
+        request_id=None,
+    )
+
+
+def _row(place: int, user: str | None, *, small: bool = True, memory: str | None = None) -> Any:
+    record: list[Any] = [None] * len(RECORD_COLUMNS.split(","))
+    if user is not None:
+        record[0], record[1] = memory or f"mem-{user}", user
+    return (*record, 0.5, place, small)
+
+
+async def test_a_group_answer_is_split_by_search_and_never_hands_out_another_users_row(
+    grouping: PostgresProvider,
+) -> None:
+    """Each search gets exactly its own rows: hits, none (one row of NULLs), or, for a user
+    the group could not answer, its own single statement; a row of another user in a
+    search's answer is an error, never an answer."""
+    calls = [_call(u) for u in ("a", "b", "c", "d")]
+    rows = [
+        _row(1, "a", memory="a1"),
+        _row(1, "a", memory="a2"),
+        _row(2, None),  # no hits
+        _row(3, None, small=False),  # too large for the group: answered alone
+        _row(4, "d", memory="d1"),
+    ]
+    runner = _AnsweringRunner(rows)
+    groups = search_groups(runner, grouping.statements, audited=True, limit=1)  # type: ignore[arg-type]
+    answers = await groups._write_group(calls)
+    assert [[r[0] for r in hits] for hits in answers] == [["a1", "a2"], [], ["alone"], ["d1"]]
+    assert runner.alone == ["c"]
+    runner.rows = [*rows[:4], _row(4, "d", memory="d1"), _row(4, "a", memory="a1")]
+    with pytest.raises(ProviderError, match="another user's row"):
+        await groups._write_group(calls)

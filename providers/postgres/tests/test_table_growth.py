@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 from openmem_postgres import PostgresProvider
-from openmem_postgres.runner import Connection
+from openmem_postgres.runner import Connection, PooledRunner
 from openmem_postgres.table_statistics import GROWTH, MIN_ROWS, StatisticsRefresh
 
 from openmem.models import MemoryInput, SearchQuery
@@ -226,7 +226,8 @@ async def test_an_analysis_gives_way_to_one_under_way_and_the_refresh_goes_on(
         await asyncio.sleep(1.0)
         assert provider.store.statistics.analyses == 0
         waiting = await holder.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'openmem-analyse'"
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE query LIKE 'ANALYZE %' AND state <> 'idle' AND pid <> pg_backend_pid()"
         )
         assert waiting == 0  # gave way and went, not queued behind the lock
         await holder.execute("ROLLBACK")
@@ -242,17 +243,21 @@ async def test_an_analysis_gives_way_to_one_under_way_and_the_refresh_goes_on(
 async def test_a_refresh_that_cannot_analyse_says_so_once_and_stops(
     postgres_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    refresh = StatisticsRefresh(
-        postgres_database_url, "openmem.no_such_table", rows=0, connect_timeout=5, stale=False
-    )
-    with caplog.at_level(logging.WARNING, logger="openmem_postgres"):
-        refresh.added(MIN_ROWS)
-        deadline = time.monotonic() + 10
-        while not caplog.records:
-            assert time.monotonic() < deadline, "no warning"
-            await asyncio.sleep(0.01)
-        refresh.added(100 * MIN_ROWS)
-        await asyncio.sleep(0.3)
-        await refresh.aclose()
+    pool = await asyncpg.create_pool(postgres_database_url, min_size=1, max_size=1)
+    try:
+        runner = PooledRunner(pool, acquire_timeout=5, release_timeout=5)
+        refresh = StatisticsRefresh(runner, "openmem.no_such_table", rows=0, stale=False)
+        with caplog.at_level(logging.WARNING, logger="openmem_postgres"):
+            refresh.added(MIN_ROWS)
+            deadline = time.monotonic() + 10
+            while not caplog.records:
+                assert time.monotonic() < deadline, "no warning"
+                await asyncio.sleep(0.01)
+            refresh.added(100 * MIN_ROWS)
+            await asyncio.sleep(0.3)
+            await refresh.aclose()
+        await runner.aclose(5)
+    finally:
+        await pool.close()
     assert [r.getMessage().startswith("stopped analysing") for r in caplog.records] == [True]
     assert refresh.analyses == 0
