@@ -87,6 +87,7 @@ async def connect(
             init=init,
             reset=_no_reset,
             server_settings={
+                **planner_costs(opts),
                 "application_name": "openmem",
                 "statement_timeout": str(int(opts.statement_timeout * 1000)),
                 "idle_in_transaction_session_timeout": str(int(opts.statement_timeout * 2000)),
@@ -124,3 +125,10 @@ async def _foreign_models(conn: asyncpg.Connection, schema: str, model: str) -> 
         model,
     )
     return sorted(r["embedding_model"] for r in rows)
+
+
+def planner_costs(opts: PostgresOptions) -> dict[str, str]:
+    """Planner cost settings of the pool's connections (``PostgresOptions.random_page_cost``)."""
+    if opts.random_page_cost is None:
+        return {}
+    return {"random_page_cost": str(opts.random_page_cost)}

@@ -65,6 +65,14 @@ class PostgresOptions(EmbedderOptions):
     tenth of 11k rows: 100 gave recall@10 0.94, 200 gave 0.96; at 400 the planner, seeing
     the dearer index scan, answers that user exactly and faster (benchmarks/postgres_scale.py;
     recall through the index at 400: 0.99)."""
+    random_page_cost: float | None = Field(default=1.1, gt=0, le=1000)
+    """The planner's cost of reading a page out of order, on this provider's connections
+    (None: the server's own). The server's default, 4.0, prices a disk seek; the graph walk of
+    an HNSW index is costed by the index pages it may read, so with every row in memory or on
+    an SSD it was priced 3-4x too high: a store of one user with 10,000 memories at 384
+    dimensions (the default embedder's) was searched by reading and sorting every row, 15-25
+    ms, instead of walking the graph, 5-7 ms (benchmarks/results/profile.md). 1.1 is the
+    usual setting for SSDs."""
     exact_search_max_rows: int = Field(default=1000, ge=0, le=1_000_000)
     """A user owning at most this many memories is searched exactly (every one of its rows
     compared, through the B-tree on the user), a larger one through the HNSW index. The
