@@ -14,12 +14,12 @@ This process analyses the table whenever the rows it has added since the last an
 time the table quadruples, so a cached plan was made on at least a quarter of the rows it
 reads. ``ANALYZE`` replaces the statistics, and every server process plans its statements
 anew on their next use. It runs in the background, in a transaction on a connection of the
-pool (a connection of its own cost a server process forked and a log-in for each analysis,
-beside the callers' statements: the event loop's longest stalls while a store grew,
-benchmarks/results/profile.md), and gives way after ``LOCK_TIMEOUT`` to another ``ANALYZE``
-or ``VACUUM`` of the table (that one refreshes the plans too; the next is due at the next
-quadrupling). A failure (no privilege to analyse, no connection) is logged once and ends
-the refreshes.
+pool, through the runner (a connection of its own cost a server process forked, a log-in
+and the driver's type introspection, 1.1-1.2 ms of one step on the event loop, for each
+analysis: benchmarks/results/profile.md), and gives way after ``LOCK_TIMEOUT`` to another
+``ANALYZE`` or ``VACUUM`` of the table (that one refreshes the plans too; the next is due at
+the next quadrupling). A failure (no privilege to analyse, no connection) is logged once
+and ends the refreshes.
 """
 
 from __future__ import annotations
