@@ -21,7 +21,7 @@ from openmem_postgres import PostgresProvider
 from openmem_postgres.runner import Connection, PooledRunner
 from openmem_postgres.table_statistics import GROWTH, MIN_ROWS, StatisticsRefresh
 
-from openmem.models import MemoryInput, SearchQuery
+from openmem.models import ContextQuery, MemoryInput, SearchQuery
 from openmem.provider import Caller
 
 SEARCHES = {
@@ -301,3 +301,65 @@ async def test_one_user_holding_every_row_walks_the_graph_at_384_dimensions(
             assert read >= rows, read
     finally:
         await provider.close()
+
+
+async def test_no_path_to_the_graph_reads_the_whole_table_at_384_dimensions(
+    postgres_database_url: str,
+) -> None:
+    """The same knife edge for every statement that reaches the graph branch
+    (``Statements.nearest_ctes``): semantic search plain, by scope, by tags and by metadata
+    filter, hybrid search, and context. On a table one user owns whole, each one's generic
+    plan of that branch walks the HNSW index (or, for a metadata filter, reads the rows the
+    metadata index selects), never a scan of the whole table."""
+    provider = PostgresProvider(
+        embedder="hashing",
+        embedder_dim=384,
+        url=postgres_database_url,
+        ingest_workers=0,
+        pool_max_size=1,
+        exact_search_max_rows=100,
+        max_batch_size=1_000,
+    )
+    await provider.open()
+    original = provider.runner.fetch
+    try:
+        user = Caller("ns", "only-user")
+        for start in range(0, 3_000, 1_000):
+            await provider.add_many(user, _items(user, start, 1_000))
+        await provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
+        sent: list[tuple[str, tuple[Any, ...]]] = []
+
+        async def capture(sql: str, *args: Any, **kw: Any) -> Any:
+            sent.append((sql, args))
+            return await original(sql, *args, **kw)
+
+        provider.runner.fetch = capture  # type: ignore[method-assign]
+        walks: dict[str, str] = {}
+        for name, query in SEARCHES.items():
+            if query.mode != "keyword":
+                assert await provider.search(user, query), name
+                walks[name] = _graph_branch(await _generic_plan(provider, *sent[-1]))
+        await provider.context(user, ContextQuery(query="ferns by the window"))
+        walks["context"] = _graph_branch(await _generic_plan(provider, *sent[-1]))
+        for name, walk in walks.items():
+            assert "Seq Scan" not in walk, (name, walk)
+        assert "memories_hnsw" in walks["semantic"]
+        assert "memories_hnsw" in walks["hybrid"]
+    finally:
+        provider.runner.fetch = original  # type: ignore[method-assign]
+        await provider.close()
+
+
+def _graph_branch(plan: str) -> str:
+    """The lines of a text plan under the graph branch's CTE (``cand_ann`` or ``near_ann``)."""
+    lines = plan.splitlines()
+    (start,) = [
+        i for i, line in enumerate(lines) if line.strip() in ("CTE cand_ann", "CTE near_ann")
+    ]
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    branch = [lines[start]]
+    for line in lines[start + 1 :]:
+        if len(line) - len(line.lstrip()) <= indent:
+            break
+        branch.append(line)
+    return "\n".join(branch)
