@@ -128,7 +128,7 @@ class AddVerbs(MemoryLifecycle):
         ``event_id`` for ``get_event``/``wait_for_ingest``. ``None`` takes the instance's
         ``async_mode_default`` option (False unless configured).
         """
-        self._binding.enter()
+        await self._binding.admit()
         if (content is None) == (messages is None):
             raise InvalidRequestError(
                 "pass either content or messages", field="content" if content else "messages"
@@ -199,7 +199,7 @@ class AddVerbs(MemoryLifecycle):
         Each item is the content, or a dict of ``add`` fields without ``user_id``. With
         ``async_mode=True`` the batch is queued as one event, as ``add`` describes.
         """
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         built = [batch_item(index, item, user_id) for index, item in enumerate(items)]
         capabilities = await self._binding.ready()
@@ -225,7 +225,7 @@ class AddVerbs(MemoryLifecycle):
         >>> (await mem.get_event(record.event_id, user_id="u1")).status
         'PENDING'
         """
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         checked = validate_identifier(event_id, "event_id")
         require_feature(await self._binding.ready(), "async_ingest", "events")
@@ -245,7 +245,7 @@ class AddVerbs(MemoryLifecycle):
         once. Raises ``IngestionTimeoutError`` after ``timeout`` seconds, ``ProviderError``
         (with the event's error code) if ingestion failed.
         """
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         memory_ids = [validate_identifier(i, "ids") for i in ids]
         capabilities = await self._binding.ready()

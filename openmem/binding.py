@@ -2,7 +2,8 @@
 
 The binding happens at the first ``enter()`` (``__aenter__``, ``initialize()`` or a verb);
 a call from any other loop raises ``EventLoopMismatchError`` before the provider sees it.
-The provider is opened once under a lock, its capabilities read once and cached.
+The provider is opened once under a lock, its capabilities read once and cached. Verbs
+start through ``admit()``: a few per loop iteration (``openmem.admission``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
+from openmem.admission import LoopAdmission
 from openmem.errors import ClosedError, EventLoopMismatchError
 from openmem.heap import tune_garbage_collector
 from openmem.models import Capabilities
@@ -32,6 +34,7 @@ class ProviderBinding:
         self._freeze_gc_at_open = freeze_gc_at_open
         self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
+        self._admission = LoopAdmission()
         self._capabilities: Capabilities | None = None
         self._opened = False
         self._closed = False
@@ -51,6 +54,12 @@ class ProviderBinding:
         if self._closed:
             raise ClosedError("AsyncMemory is closed")
         self._check_loop()
+
+    async def admit(self) -> None:
+        """``enter()``, then this call's turn: a few verb calls start per loop iteration, so a
+        burst of them spreads over iterations (``openmem.admission``)."""
+        self.enter()
+        await self._admission.enter()
 
     async def ready(self) -> Capabilities:
         """``enter()``, then open the provider (once) and return its cached capabilities."""

@@ -28,7 +28,7 @@ class KeyedVerbs(MemoryLifecycle):
         >>> (await mem.get_by_key("theme", user_id="u1", scope="prefs")).content
         'dark'
         """
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         where = build_request(MemoryKey, key=key, scope=scope)
         require_feature(await self._binding.ready(), "client_keys", "client-chosen keys")
@@ -37,7 +37,7 @@ class KeyedVerbs(MemoryLifecycle):
     async def delete_by_key(self, key: str, *, user_id: str, scope: str | None = None) -> None:
         """Delete the memory of ``user_id`` put under ``key`` in ``scope``; ``NotFoundError``
         if there is none."""
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         where = build_request(MemoryKey, key=key, scope=scope)
         require_feature(await self._binding.ready(), "client_keys", "client-chosen keys")

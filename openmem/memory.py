@@ -107,7 +107,7 @@ class AsyncMemory(AddVerbs, KeyedVerbs):
 
     async def get(self, id: str, *, user_id: str) -> MemoryRecord:
         """The memory ``id`` of ``user_id``; ``NotFoundError`` if this user has none by that id."""
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         memory_id = validate_identifier(id, "id")
         require_verb(await self._binding.ready(), "get")
@@ -136,7 +136,7 @@ class AsyncMemory(AddVerbs, KeyedVerbs):
 
         ``metadata`` merges key by key (a ``None`` value removes the key).
         """
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         memory_id = validate_identifier(id, "id")
         patch = build_patch(
@@ -159,7 +159,7 @@ class AsyncMemory(AddVerbs, KeyedVerbs):
 
     async def delete(self, id: str, *, user_id: str) -> None:
         """Delete the memory ``id`` of ``user_id``; ``NotFoundError`` if there is none."""
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         memory_id = validate_identifier(id, "id")
         require_verb(await self._binding.ready(), "delete")
@@ -177,7 +177,7 @@ class AsyncMemory(AddVerbs, KeyedVerbs):
         cursor: str | None = None,
     ) -> MemoryPage:
         """One page of ``user_id``'s memories, newest first; pass ``next_cursor`` for more."""
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         query = build_request(
             ListQuery, scope=scope, tags=tags, since=since, until=until, limit=limit, cursor=cursor
@@ -206,7 +206,7 @@ class AsyncMemory(AddVerbs, KeyedVerbs):
 
         >>> hits = await mem.search("dark mode", "u1", scope="ui", limit=5)
         """
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         search_query = build_request(
             SearchQuery,
@@ -235,7 +235,7 @@ class AsyncMemory(AddVerbs, KeyedVerbs):
 
         ``token_count <= token_budget`` always.
         """
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         context_query = build_request(
             ContextQuery, query=query, scope=scope, tags=tags, token_budget=token_budget
@@ -253,7 +253,7 @@ class AsyncMemory(AddVerbs, KeyedVerbs):
         limit: int = 100,
     ) -> builtins.list[AuditEntry]:
         """The audit trail of ``user_id``, newest first (``features.supports_audit``)."""
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         audit_query = build_request(AuditQuery, app=app, action=action, since=since, limit=limit)
         require_verb(await self._binding.ready(), "audit")
@@ -261,7 +261,7 @@ class AsyncMemory(AddVerbs, KeyedVerbs):
 
     async def forget_user(self, user_id: str) -> int:
         """Delete every memory of ``user_id``; returns how many (``features.forget_user``)."""
-        self._binding.enter()
+        await self._binding.admit()
         caller = self._caller(user_id)
         require_feature(await self._binding.ready(), "forget_user", "forget user")
         return await self._provider.forget_user(caller)
