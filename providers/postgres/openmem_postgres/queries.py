@@ -332,6 +332,40 @@ SELECT {RECORD_COLUMNS} FROM m"""
             f" UNION ALL SELECT * FROM {name}_rest WHERE NOT EXISTS (SELECT 1 FROM {name}_short))",
         ]
 
+    def matching_ctes(
+        self, name: str, columns: str, where: str, text_param: str | None, depth: str
+    ) -> list[str]:
+        """CTEs ending in ``name``: the ``depth`` rows of ``where`` (the caller's) that best
+        match the words of ``text_param`` (any of them), with ``columns`` and ``rank``.
+
+        Like ``nearest_ctes``, the way is chosen in the statement by the user's size. A small
+        user's rows are read through the B-tree on the user and each is matched by
+        ``ts_match_vq``, the function behind ``@@``, which no index serves: under a generic
+        plan the tsquery is a parameter whose selectivity the planner cannot know, so it
+        priced the text index at a default of 10 rows and intersected it with the user's
+        rows, reading the index entries of every user's matching rows for each search (2,000
+        entries, 2 ms of a 3 ms keyword search at 2,000 rows; growing with the whole table,
+        not with the user). A large user is matched with ``@@``, so the planner may use the
+        text index where the user's rows are many. The query's words become a tsquery once
+        (``{name}_words``, read through a subquery the executor evaluates once): written as
+        an expression of the parameter, a generic plan parsed it again for every row, twice
+        (the match and the rank), which had doubled a small user's keyword search.
+        """
+        s = self.schema
+        tsq = f"(SELECT tsq FROM {name}_words)"
+        rank = f"ts_rank_cd(content_tsv, {tsq}, 32)::float8 AS rank"
+        return [
+            f"{name}_words AS MATERIALIZED (SELECT replace(plainto_tsquery({self.ts_config},"
+            f" {text_param})::text, ' & ', ' | ')::tsquery AS tsq)",
+            f"{name}_own AS MATERIALIZED (SELECT {columns}, {rank} FROM {s}.memories"
+            f" WHERE {where} AND ts_match_vq(content_tsv, {tsq}) AND (SELECT small FROM size)"
+            f" ORDER BY rank DESC, id LIMIT {depth})",
+            f"{name}_indexed AS MATERIALIZED (SELECT {columns}, {rank} FROM {s}.memories"
+            f" WHERE {where} AND content_tsv @@ {tsq} AND NOT (SELECT small FROM size)"
+            f" ORDER BY rank DESC, id LIMIT {depth})",
+            f"{name} AS (SELECT * FROM {name}_own UNION ALL SELECT * FROM {name}_indexed)",
+        ]
+
     def search(
         self,
         p: Params,
@@ -359,12 +393,7 @@ SELECT {RECORD_COLUMNS} FROM m"""
         if active_only:
             ctes.append(self.superseded_cte())
         base = f"namespace = $1 AND user_id = $2{filters}"
-        tsq = (
-            f"(SELECT replace(plainto_tsquery({self.ts_config}, {text_param})::text,"
-            " ' & ', ' | ')::tsquery AS tsq) q"
-        )
-        if vector_param is not None:
-            ctes.append(self.user_size_cte())
+        ctes.append(self.user_size_cte())
         if mode == "semantic":
             assert vector_param is not None
             ctes += self.nearest_ctes("cand", RECORD_COLUMNS, filters, vector_param, depth, walk)
@@ -374,15 +403,10 @@ SELECT {RECORD_COLUMNS} FROM m"""
                 f" WHERE score >= {min_score} ORDER BY dist + 0, id LIMIT {limit})"
             )
         elif mode == "keyword":
+            ctes += self.matching_ctes("cand", RECORD_COLUMNS, base, text_param, depth)
             ctes.append(
-                f"cand AS MATERIALIZED (SELECT {RECORD_COLUMNS},"
-                " ts_rank_cd(content_tsv, q.tsq, 32)::float8 AS score"
-                f" FROM {s}.memories, {tsq} WHERE {base} AND content_tsv @@ q.tsq"
-                f" ORDER BY score DESC, id LIMIT {depth})"
-            )
-            ctes.append(
-                f"hits AS (SELECT * FROM cand WHERE score >= {min_score}"
-                f" ORDER BY score DESC, id LIMIT {limit})"
+                f"hits AS (SELECT *, rank AS score FROM cand WHERE rank >= {min_score}"
+                f" ORDER BY rank DESC, id LIMIT {limit})"
             )
         else:
             assert vector_param is not None
@@ -396,12 +420,10 @@ SELECT {RECORD_COLUMNS} FROM m"""
                 "sem AS MATERIALIZED (SELECT id, tid,"
                 " row_number() OVER (ORDER BY dist + 0, id) AS r FROM near)"
             )
+            ctes += self.matching_ctes("matched", "id, ctid AS tid", base, text_param, depth)
             ctes.append(
                 "kw AS MATERIALIZED (SELECT id, tid,"
-                " row_number() OVER (ORDER BY rank DESC, id) AS r"
-                f" FROM (SELECT id, ctid AS tid, ts_rank_cd(content_tsv, q.tsq, 32) AS rank"
-                f" FROM {s}.memories, {tsq} WHERE {base} AND content_tsv @@ q.tsq"
-                f" ORDER BY rank DESC, id LIMIT {depth}) k)"
+                " row_number() OVER (ORDER BY rank DESC, id) AS r FROM matched)"
             )
             best = 2.0 / (RRF_K + 1)
             ctes.append(

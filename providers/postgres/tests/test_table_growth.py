@@ -125,7 +125,10 @@ async def test_searches_planned_on_a_small_table_read_only_their_users_rows(
 
 
 async def _generic_plan(provider: PostgresProvider, sql: str, args: tuple[Any, ...]) -> str:
-    """The generic plan of ``sql`` as the pool's connection would make it now."""
+    """The plan of ``sql`` for the values sent with it, as the pool's connection makes it
+    now: a statement EXPLAINed with its values is planned for them (a custom plan, as for a
+    prepared statement's first five executions); ``_plan_without_values`` gives the generic
+    plan the connection may settle on after them."""
     fresh = [
         [f"{a}_plan" for a in arg]
         if isinstance(arg, list) and str(arg[0]).startswith("aud_")
@@ -356,6 +359,91 @@ def _graph_branch(plan: str) -> str:
     (start,) = [
         i for i, line in enumerate(lines) if line.strip() in ("CTE cand_ann", "CTE near_ann")
     ]
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    branch = [lines[start]]
+    for line in lines[start + 1 :]:
+        if len(line) - len(line.lstrip()) <= indent:
+            break
+        branch.append(line)
+    return "\n".join(branch)
+
+
+async def test_a_small_users_text_match_reads_only_its_rows_and_parses_the_words_once(
+    postgres_database_url: str,
+) -> None:
+    """Keyword and hybrid search (and context, which ranks like hybrid) of a small user,
+    under the generic plan a pooled connection settles on: the user's rows are matched one
+    by one (``ts_match_vq``), never through the text index, whose entries for a common word
+    are every user's; and the tsquery is made from the words once (``*_words``), not once
+    per row in the match and again in the rank."""
+    provider = PostgresProvider(
+        embedder="hashing",
+        embedder_dim=64,
+        url=postgres_database_url,
+        ingest_workers=0,
+        pool_max_size=1,
+        max_batch_size=1_000,
+        exact_search_max_rows=5_000,
+    )
+    await provider.open()
+    original = provider.runner.fetch
+    try:
+        # Users small by the bound yet many rows each: the text index looks selective
+        # against a user's thousands of rows, so a plan that may use it for them does.
+        users = [Caller("ns", f"user-{u}") for u in range(4)]
+        for user in users:
+            for start in range(0, 2_500, 1_000):
+                await provider.add_many(user, _items(user, start, min(1_000, 2_500 - start)))
+        await provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
+        sent: list[tuple[str, tuple[Any, ...]]] = []
+
+        async def capture(sql: str, *args: Any, **kw: Any) -> Any:
+            sent.append((sql, args))
+            return await original(sql, *args, **kw)
+
+        provider.runner.fetch = capture  # type: ignore[method-assign]
+        plans: dict[str, str] = {}
+        for name in ("keyword", "hybrid"):
+            assert await provider.search(users[1], SEARCHES[name]), name
+            plans[name] = await _plan_without_values(provider, sent[-1][0])
+        await provider.context(users[1], ContextQuery(query="ferns by the window"))
+        plans["context"] = await _plan_without_values(provider, sent[-1][0])
+        for name, plan in plans.items():
+            own = _cte(plan, "cand_own" if name == "keyword" else "matched_own")
+            assert "Index Scan using memories_user_created" in own, (name, own)
+            assert "memories_tsv" not in own, (name, own)
+            parsing = [line for line in plan.splitlines() if "plainto_tsquery" in line]
+            words = _cte(plan, "cand_words" if name == "keyword" else "matched_words")
+            assert parsing, (name, plan)
+            assert all(line in words for line in parsing), (name, plan)
+    finally:
+        provider.runner.fetch = original  # type: ignore[method-assign]
+        await provider.close()
+
+
+async def _plan_without_values(provider: PostgresProvider, sql: str) -> str:
+    """The generic plan of ``sql``: ``EXPLAIN (GENERIC_PLAN, VERBOSE)`` with no values bound
+    (a statement sent with its values is planned for them), run from PL/pgSQL, since the
+    driver binds a value for every placeholder it sees."""
+
+    async def explain(conn: Connection) -> str:
+        async with conn.transaction():
+            await conn.execute("CREATE TEMP TABLE plan_lines (n serial, line text) ON COMMIT DROP")
+            await conn.execute(
+                "DO $explain$ DECLARE r record; BEGIN"
+                f" FOR r IN EXECUTE 'EXPLAIN (GENERIC_PLAN, VERBOSE) ' || $sql${sql}$sql$ LOOP"
+                ' INSERT INTO plan_lines (line) VALUES (r."QUERY PLAN"); END LOOP; END $explain$'
+            )
+            rows = await conn.fetch("SELECT line FROM plan_lines ORDER BY n")
+        return "\n".join(r[0] for r in rows)
+
+    return await provider.runner.run(explain)
+
+
+def _cte(plan: str, name: str) -> str:
+    """The lines of a text plan under the CTE ``name``."""
+    lines = plan.splitlines()
+    (start,) = [i for i, line in enumerate(lines) if line.strip() == f"CTE {name}"]
     indent = len(lines[start]) - len(lines[start].lstrip())
     branch = [lines[start]]
     for line in lines[start + 1 :]:
