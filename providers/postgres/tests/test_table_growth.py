@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
@@ -93,16 +95,8 @@ async def test_searches_planned_on_a_small_table_read_only_their_users_rows(
         # Planned on the one connection now, with 200 rows and no statistics.
         for query in SEARCHES.values():
             await provider.search(users[1], query)
-        sent: list[tuple[str, tuple[Any, ...]]] = []
-        original = provider.runner.fetch
-
-        async def capture(sql: str, *args: Any, **kw: Any) -> Any:
-            sent.append((sql, args))
-            return await original(sql, *args, **kw)
-
-        provider.runner.fetch = capture  # type: ignore[method-assign]
-        await grouped()
-        provider.runner.fetch = original  # type: ignore[method-assign]
+        with _statements_sent(provider) as sent:
+            await grouped()
         group_sql, group_args = max(sent, key=lambda s: len(s[1][0]) if s[1] else 0)
         assert len(group_args[0]) > 1
         assert "Seq Scan" not in await _plan_without_values(provider, group_sql)
@@ -122,6 +116,23 @@ async def test_searches_planned_on_a_small_table_read_only_their_users_rows(
         assert read < 17 * 1_000, ("grouped", read)
     finally:
         await provider.close()
+
+
+@contextmanager
+def _statements_sent(provider: PostgresProvider) -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    """The statements the provider fetches with (and their values), while inside."""
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    original = provider.runner.fetch
+
+    async def capture(sql: str, *args: Any, **kw: Any) -> Any:
+        sent.append((sql, args))
+        return await original(sql, *args, **kw)
+
+    provider.runner.fetch = capture  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        provider.runner.fetch = original  # type: ignore[method-assign]
 
 
 async def _plan_for_values(provider: PostgresProvider, sql: str, args: tuple[Any, ...]) -> str:
@@ -327,48 +338,30 @@ async def test_no_path_to_the_graph_reads_the_whole_table_at_384_dimensions(
         max_batch_size=1_000,
     )
     await provider.open()
-    original = provider.runner.fetch
     try:
         user = Caller("ns", "only-user")
         for start in range(0, 3_000, 1_000):
             await provider.add_many(user, _items(user, start, 1_000))
         await provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
-        sent: list[tuple[str, tuple[Any, ...]]] = []
-
-        async def capture(sql: str, *args: Any, **kw: Any) -> Any:
-            sent.append((sql, args))
-            return await original(sql, *args, **kw)
-
-        provider.runner.fetch = capture  # type: ignore[method-assign]
         walks: dict[str, str] = {}
-        for name, query in SEARCHES.items():
-            if query.mode != "keyword":
-                assert await provider.search(user, query), name
-                walks[name] = _graph_branch(await _plan_for_values(provider, *sent[-1]))
-        await provider.context(user, ContextQuery(query="ferns by the window"))
-        walks["context"] = _graph_branch(await _plan_for_values(provider, *sent[-1]))
+        with _statements_sent(provider) as sent:
+            for name, query in SEARCHES.items():
+                if query.mode != "keyword":
+                    assert await provider.search(user, query), name
+                    walks[name] = _graph_branch(await _plan_for_values(provider, *sent[-1]))
+            await provider.context(user, ContextQuery(query="ferns by the window"))
+            walks["context"] = _graph_branch(await _plan_for_values(provider, *sent[-1]))
         for name, walk in walks.items():
             assert "Seq Scan" not in walk, (name, walk)
         assert "memories_hnsw" in walks["semantic"]
         assert "memories_hnsw" in walks["hybrid"]
     finally:
-        provider.runner.fetch = original  # type: ignore[method-assign]
         await provider.close()
 
 
 def _graph_branch(plan: str) -> str:
     """The lines of a text plan under the graph branch's CTE (``cand_ann`` or ``near_ann``)."""
-    lines = plan.splitlines()
-    (start,) = [
-        i for i, line in enumerate(lines) if line.strip() in ("CTE cand_ann", "CTE near_ann")
-    ]
-    indent = len(lines[start]) - len(lines[start].lstrip())
-    branch = [lines[start]]
-    for line in lines[start + 1 :]:
-        if len(line) - len(line.lstrip()) <= indent:
-            break
-        branch.append(line)
-    return "\n".join(branch)
+    return _cte(plan, "cand_ann" if "CTE cand_ann" in plan else "near_ann")
 
 
 async def test_a_small_users_text_match_reads_only_its_rows_and_parses_the_words_once(
@@ -389,7 +382,6 @@ async def test_a_small_users_text_match_reads_only_its_rows_and_parses_the_words
         exact_search_max_rows=5_000,
     )
     await provider.open()
-    original = provider.runner.fetch
     try:
         # Users small by the bound yet many rows each: the text index looks selective
         # against a user's thousands of rows, so a plan that may use it for them does.
@@ -398,19 +390,13 @@ async def test_a_small_users_text_match_reads_only_its_rows_and_parses_the_words
             for start in range(0, 2_500, 1_000):
                 await provider.add_many(user, _items(user, start, min(1_000, 2_500 - start)))
         await provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
-        sent: list[tuple[str, tuple[Any, ...]]] = []
-
-        async def capture(sql: str, *args: Any, **kw: Any) -> Any:
-            sent.append((sql, args))
-            return await original(sql, *args, **kw)
-
-        provider.runner.fetch = capture  # type: ignore[method-assign]
         plans: dict[str, str] = {}
-        for name in ("keyword", "hybrid"):
-            assert await provider.search(users[1], SEARCHES[name]), name
-            plans[name] = await _plan_without_values(provider, sent[-1][0])
-        await provider.context(users[1], ContextQuery(query="ferns by the window"))
-        plans["context"] = await _plan_without_values(provider, sent[-1][0])
+        with _statements_sent(provider) as sent:
+            for name in ("keyword", "hybrid"):
+                assert await provider.search(users[1], SEARCHES[name]), name
+                plans[name] = await _plan_without_values(provider, sent[-1][0])
+            await provider.context(users[1], ContextQuery(query="ferns by the window"))
+            plans["context"] = await _plan_without_values(provider, sent[-1][0])
         for name, plan in plans.items():
             own = _cte(plan, "cand_own" if name == "keyword" else "matched_own")
             assert "Index Scan using memories_user_created" in own, (name, own)
@@ -420,7 +406,6 @@ async def test_a_small_users_text_match_reads_only_its_rows_and_parses_the_words
             assert parsing, (name, plan)
             assert all(line in words for line in parsing), (name, plan)
     finally:
-        provider.runner.fetch = original  # type: ignore[method-assign]
         await provider.close()
 
 
