@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -73,17 +73,9 @@ async def test_searches_planned_on_a_small_table_read_only_their_users_rows(
 ) -> None:
     # Narrow rows (64 dimensions), as in benchmarks/peers.py where this was found: the
     # smaller the table's pages, the cheaper an index of every row looked.
-    provider = PostgresProvider(
-        embedder="hashing",
-        embedder_dim=64,
-        url=postgres_database_url,
-        pool_max_size=1,
-        ingest_workers=0,
-    )
-    await provider.open()
-    # The statements alone: no analysis refreshes the plans made below.
-    provider.store.statistics.added = lambda rows: None  # type: ignore[method-assign]
-    try:
+    async with _opened(postgres_database_url, embedder_dim=64, pool_max_size=1) as provider:
+        # The statements alone: no analysis refreshes the plans made below.
+        provider.store.statistics.added = lambda rows: None  # type: ignore[method-assign]
         users = [Caller("ns", f"user-{u}") for u in range(20)]
         for user in users:
             await provider.add_many(user, _items(user, 0, 10))
@@ -114,8 +106,38 @@ async def test_searches_planned_on_a_small_table_read_only_their_users_rows(
         await grouped()
         read = await _rows_read(provider) - before
         assert read < 17 * 1_000, ("grouped", read)
+
+
+@asynccontextmanager
+async def _opened(url: str, **options: Any) -> AsyncIterator[PostgresProvider]:
+    """An open provider on ``url`` (hashing embedder, no ingest workers), closed after."""
+    provider = PostgresProvider(embedder="hashing", url=url, ingest_workers=0, **options)
+    await provider.open()
+    try:
+        yield provider
     finally:
         await provider.close()
+
+
+@asynccontextmanager
+async def _one_user_owning_the_table(
+    url: str, rows: int, **options: Any
+) -> AsyncIterator[tuple[PostgresProvider, Caller]]:
+    """A provider at 384 dimensions (the default embedder's) whose table one large user
+    owns whole: ``rows`` memories, analysed, the pool one connection."""
+    async with _opened(
+        url,
+        embedder_dim=384,
+        pool_max_size=1,
+        exact_search_max_rows=100,
+        max_batch_size=1_000,
+        **options,
+    ) as provider:
+        user = Caller("ns", "only-user")
+        for start in range(0, rows, 1_000):
+            await provider.add_many(user, _items(user, start, min(1_000, rows - start)))
+        await provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
+        yield provider, user
 
 
 @contextmanager
@@ -176,11 +198,7 @@ async def _analyses(provider: PostgresProvider, count: int) -> float:
 async def test_the_table_is_analysed_each_time_this_process_quadruples_it(
     postgres_database_url: str,
 ) -> None:
-    provider = PostgresProvider(
-        embedder="hashing", url=postgres_database_url, ingest_workers=0, max_batch_size=1_000
-    )
-    await provider.open()
-    try:
+    async with _opened(postgres_database_url, max_batch_size=1_000) as provider:
         user = Caller("ns", "user-0")
 
         async def add(start: int, stop: int) -> None:
@@ -198,27 +216,17 @@ async def test_the_table_is_analysed_each_time_this_process_quadruples_it(
         assert provider.store.statistics.analyses == 1
         await add(quadrupled - 1, quadrupled)
         assert await _analyses(provider, 2) == quadrupled
-    finally:
-        await provider.close()
 
 
 async def test_a_stored_table_never_analysed_is_analysed_at_open(
     postgres_database_url: str,
 ) -> None:
-    first = PostgresProvider(embedder="hashing", url=postgres_database_url, ingest_workers=0)
-    await first.open()
-    first.store.statistics.added = lambda rows: None  # type: ignore[method-assign]
     user = Caller("ns", "user-0")
-    try:
+    async with _opened(postgres_database_url) as first:
+        first.store.statistics.added = lambda rows: None  # type: ignore[method-assign]
         await first.add_many(user, _items(user, 0, 30))
-    finally:
-        await first.close()
-    second = PostgresProvider(embedder="hashing", url=postgres_database_url, ingest_workers=0)
-    await second.open()
-    try:
+    async with _opened(postgres_database_url) as second:
         assert await _analyses(second, 1) == 30
-    finally:
-        await second.close()
 
 
 async def test_an_analysis_gives_way_to_one_under_way_and_the_refresh_goes_on(
@@ -226,31 +234,27 @@ async def test_an_analysis_gives_way_to_one_under_way_and_the_refresh_goes_on(
 ) -> None:
     """Another ANALYZE or VACUUM holds the table (its lock taken here): the analysis gives way
     after ``LOCK_TIMEOUT`` instead of holding a connection, and the next one still comes."""
-    provider = PostgresProvider(
-        embedder="hashing", url=postgres_database_url, ingest_workers=0, max_batch_size=1_000
-    )
-    await provider.open()
-    holder = await asyncpg.connect(postgres_database_url)
-    try:
-        user = Caller("ns", "user-0")
-        await holder.execute("BEGIN")
-        await holder.execute("LOCK TABLE openmem.memories IN SHARE UPDATE EXCLUSIVE MODE")
-        await provider.add_many(user, _items(user, 0, MIN_ROWS))  # inserts are not blocked
-        await asyncio.sleep(1.0)
-        assert provider.store.statistics.analyses == 0
-        waiting = await holder.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE query LIKE 'ANALYZE %' AND state <> 'idle' AND pid <> pg_backend_pid()"
-        )
-        assert waiting == 0  # gave way and went, not queued behind the lock
-        await holder.execute("ROLLBACK")
-        quadrupled = (GROWTH + 1) * MIN_ROWS
-        for start in range(MIN_ROWS, quadrupled, 1_000):
-            await provider.add_many(user, _items(user, start, 1_000))
-        assert await _analyses(provider, 1) == quadrupled
-    finally:
-        await holder.close()
-        await provider.close()
+    async with _opened(postgres_database_url, max_batch_size=1_000) as provider:
+        holder = await asyncpg.connect(postgres_database_url)
+        try:
+            user = Caller("ns", "user-0")
+            await holder.execute("BEGIN")
+            await holder.execute("LOCK TABLE openmem.memories IN SHARE UPDATE EXCLUSIVE MODE")
+            await provider.add_many(user, _items(user, 0, MIN_ROWS))  # inserts are not blocked
+            await asyncio.sleep(1.0)
+            assert provider.store.statistics.analyses == 0
+            waiting = await holder.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE query LIKE 'ANALYZE %' AND state <> 'idle' AND pid <> pg_backend_pid()"
+            )
+            assert waiting == 0  # gave way and went, not queued behind the lock
+            await holder.execute("ROLLBACK")
+            quadrupled = (GROWTH + 1) * MIN_ROWS
+            for start in range(MIN_ROWS, quadrupled, 1_000):
+                await provider.add_many(user, _items(user, start, 1_000))
+            assert await _analyses(provider, 1) == quadrupled
+        finally:
+            await holder.close()
 
 
 async def test_a_refresh_that_cannot_analyse_says_so_once_and_stops(
@@ -285,23 +289,10 @@ async def test_one_user_holding_every_row_walks_the_graph_at_384_dimensions(
     rows. At the server's 4.0 the walk, priced by every index page it may read, looked
     dearer than reading and sorting the whole table, and the plan read every row (15-25 ms
     against 5-7 ms at 10,000 rows): the second case shows the setting is what decides."""
-    provider = PostgresProvider(
-        embedder="hashing",
-        embedder_dim=384,
-        url=postgres_database_url,
-        ingest_workers=0,
-        pool_max_size=1,
-        exact_search_max_rows=100,
-        max_batch_size=1_000,
-        random_page_cost=random_page_cost,
-    )
-    await provider.open()
-    try:
-        user = Caller("ns", "only-user")
-        rows = 3_000
-        for start in range(0, rows, 1_000):
-            await provider.add_many(user, _items(user, start, 1_000))
-        await provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
+    rows = 3_000
+    async with _one_user_owning_the_table(
+        postgres_database_url, rows, random_page_cost=random_page_cost
+    ) as (provider, user):
         query = SearchQuery(query="ferns by the window on day 3", mode="semantic")
         await provider.search(user, query)  # planned (generically) on the grown table
         before = await _rows_read(provider)
@@ -312,8 +303,6 @@ async def test_one_user_holding_every_row_walks_the_graph_at_384_dimensions(
             assert read < rows // 3, read
         else:  # what the option fixes: at the server's default every row is read
             assert read >= rows, read
-    finally:
-        await provider.close()
 
 
 async def test_no_path_to_the_graph_reads_the_whole_table_at_384_dimensions(
@@ -328,21 +317,7 @@ async def test_no_path_to_the_graph_reads_the_whole_table_at_384_dimensions(
     generic plan of the scoped search and of context still scans it (the HNSW walk at
     ``ef_search`` 400 is priced like a scan of every page; from 10,000 rows on, with other
     users' rows beside, they walk the graph): known, see benchmarks/results/profile.md."""
-    provider = PostgresProvider(
-        embedder="hashing",
-        embedder_dim=384,
-        url=postgres_database_url,
-        ingest_workers=0,
-        pool_max_size=1,
-        exact_search_max_rows=100,
-        max_batch_size=1_000,
-    )
-    await provider.open()
-    try:
-        user = Caller("ns", "only-user")
-        for start in range(0, 3_000, 1_000):
-            await provider.add_many(user, _items(user, start, 1_000))
-        await provider.runner.run(lambda conn: conn.execute("ANALYZE openmem.memories"))
+    async with _one_user_owning_the_table(postgres_database_url, 3_000) as (provider, user):
         walks: dict[str, str] = {}
         with _statements_sent(provider) as sent:
             for name, query in SEARCHES.items():
@@ -355,8 +330,6 @@ async def test_no_path_to_the_graph_reads_the_whole_table_at_384_dimensions(
             assert "Seq Scan" not in walk, (name, walk)
         assert "memories_hnsw" in walks["semantic"]
         assert "memories_hnsw" in walks["hybrid"]
-    finally:
-        await provider.close()
 
 
 def _graph_branch(plan: str) -> str:
@@ -372,17 +345,13 @@ async def test_a_small_users_text_match_reads_only_its_rows_and_parses_the_words
     by one (``ts_match_vq``), never through the text index, whose entries for a common word
     are every user's; and the tsquery is made from the words once (``*_words``), not once
     per row in the match and again in the rank."""
-    provider = PostgresProvider(
-        embedder="hashing",
+    async with _opened(
+        postgres_database_url,
         embedder_dim=64,
-        url=postgres_database_url,
-        ingest_workers=0,
         pool_max_size=1,
         max_batch_size=1_000,
         exact_search_max_rows=5_000,
-    )
-    await provider.open()
-    try:
+    ) as provider:
         # Users small by the bound yet many rows each: the text index looks selective
         # against a user's thousands of rows, so a plan that may use it for them does.
         users = [Caller("ns", f"user-{u}") for u in range(4)]
@@ -405,8 +374,6 @@ async def test_a_small_users_text_match_reads_only_its_rows_and_parses_the_words
             words = _cte(plan, "cand_words" if name == "keyword" else "matched_words")
             assert parsing, (name, plan)
             assert all(line in words for line in parsing), (name, plan)
-    finally:
-        await provider.close()
 
 
 async def _plan_without_values(provider: PostgresProvider, sql: str) -> str:
