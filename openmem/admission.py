@@ -24,7 +24,7 @@ __all__ = ["PER_ITERATION", "LoopAdmission"]
 
 PER_ITERATION = 8
 """Calls admitted per loop iteration. The first step of an add on the postgres provider took
-about 45 us of CPU on the machine of the ninth session, which runs every SDK 2.5-4x faster
+about 45 us of CPU on the machine of the ninth session, which runs the SDKs 2-3x faster
 than the earlier sessions' machine of the same kind: 8 of them 0.4 ms here and about 1 ms
 there, under the 2 ms loop-lag target with room for the answers of the calls in flight."""
 
